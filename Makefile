@@ -1,0 +1,53 @@
+# Two commands on a fresh machine with Python 3.11: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+# The machine's own services, used by the second pass of `make test` under CI=true.
+CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+CI_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test lint format check-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+## run: start the console, engine, worker and beat (embedded SQLite and Redis unless configured)
+run: $(VENV)/.installed-run
+	$(BIN)/python -m exchange_console.run
+
+## test: the whole suite; with CI=true also against PostgreSQL and Redis on 127.0.0.1
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+ifeq ($(CI),true)
+	@echo "=== CI: the suite again, against PostgreSQL ($(CI_DATABASE_URL)) and Redis ($(CI_REDIS_URL))"
+	DATABASE_URL=$(CI_DATABASE_URL) REDIS_URL=$(CI_REDIS_URL) REQUIRE_EXTERNAL_SERVICES=true \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
+
+## lint: ruff's checks and formatting
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## check-deploy: Django's deployment checklist with production settings
+check-deploy: $(VENV)/.installed-run
+	DJANGO_ENV=production ALLOWED_HOSTS=status.example.com \
+		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

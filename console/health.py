@@ -1,0 +1,65 @@
+"""Probes for load balancers: /healthz (the process answers) and /readyz (it can serve)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+PROBE_TIMEOUT_SECONDS = 1.0
+
+
+def check_database() -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def check_redis() -> None:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+# Each check raises when its part is not ready. Later parts (the engine) add theirs here.
+READINESS_CHECKS: dict[str, Callable[[], None]] = {
+    "database": check_database,
+    "redis": check_redis,
+}
+
+
+def run_checks() -> dict[str, dict[str, object]]:
+    """Run every readiness check; return each one's state, time taken and error."""
+    results: dict[str, dict[str, object]] = {}
+    for name, check in READINESS_CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+        except Exception as error:  # a probe reports any failure instead of raising it
+            results[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        else:
+            results[name] = {"ok": True}
+        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return results
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "alive"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = run_checks()
+    ready = all(result["ok"] for result in checks.values())
+    failing = [name for name, result in checks.items() if not result["ok"]]
+    body = {"status": "ready" if ready else "not_ready", "failing": failing, "checks": checks}
+    return JsonResponse(body, status=200 if ready else 503)

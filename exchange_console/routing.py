@@ -1,0 +1,7 @@
+"""Every websocket route of the project, gathered from the apps' routing modules."""
+
+from __future__ import annotations
+
+from console.routing import websocket_urlpatterns as console_routes
+
+websocket_urlpatterns = [*console_routes]
