@@ -50,4 +50,4 @@ check-deploy: $(VENV)/.installed-run
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

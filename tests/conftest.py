@@ -1,0 +1,91 @@
+"""Fixtures shared by the whole suite: personas, a logged-in client per role, CI guards."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from console import services
+from console.permissions import Role
+
+REQUIRE_EXTERNAL_SERVICES = os.environ.get("REQUIRE_EXTERNAL_SERVICES", "").lower() == "true"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"database: {settings.DATABASES['default']['ENGINE']}", f"redis: {settings.REDIS_URL}"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not REQUIRE_EXTERNAL_SERVICES:
+        return
+    # The CI pass against the machine's services must not quietly fall back to embedded ones.
+    if connection.vendor != "postgresql":
+        pytest.exit("REQUIRE_EXTERNAL_SERVICES: DATABASE_URL must point at PostgreSQL", returncode=3)
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.exit(f"REQUIRE_EXTERNAL_SERVICES: Redis at {settings.REDIS_URL} is unreachable: {error}", returncode=3)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Under CI nothing may be skipped: a skip there means a missing install step.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if IN_CI and skipped and exitstatus == 0:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def roles(db) -> None:
+    """The role groups (transactional tests flush the ones the migration made)."""
+    services.ensure_role_groups()
+
+
+def make_persona(username: str, role: Role | None, *, password: str | None = None):
+    services.ensure_role_groups()
+    return services.create_user(username=username, role=role, password=password, by=None, source="system")
+
+
+@pytest.fixture
+def viewer(db):
+    return make_persona("vera-viewer", Role.VIEWER)
+
+
+@pytest.fixture
+def support(db):
+    return make_persona("sam-support", Role.SUPPORT)
+
+
+@pytest.fixture
+def commander(db):
+    return make_persona("cora-commander", Role.COMMANDER)
+
+
+@pytest.fixture
+def admin(db):
+    return make_persona("ada-admin", Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but holding no role: must be refused everywhere in the console."""
+    return make_persona("olly-outsider", None)
+
+
+PERSONAS = ["anonymous", "outsider", "viewer", "support", "commander", "admin"]
+
+
+@pytest.fixture
+def persona(request: pytest.FixtureRequest):
+    """Return the user for a persona name (None for anonymous); for parametrized tests."""
+
+    def get(name: str):
+        return None if name == "anonymous" else request.getfixturevalue(name)
+
+    return get
