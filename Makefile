@@ -46,6 +46,7 @@ format: $(VENV)/.installed-dev
 ## check-deploy: Django's deployment checklist with production settings
 check-deploy: $(VENV)/.installed-run
 	DJANGO_ENV=production ALLOWED_HOSTS=status.example.com \
+		DATABASE_URL=postgres://exchange@db.internal:5432/exchange REDIS_URL=redis://redis.internal:6379/0 \
 		SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 

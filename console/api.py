@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -44,6 +46,21 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
 def me(request: Request) -> Response:
     """Return the caller's username, role and capabilities."""
     return Response(MeSerializer(request.user).data)
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token; locked out like the login page."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes refused before checking the password: say so, not "wrong password".
+            if getattr(request, "axes_locked_out", False):
+                minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+                detail = f"Too many failed logins. Try again in {minutes} minutes."
+                return Response({"detail": detail}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            raise
 
 
 class UserViewSet(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from console import api as console_api
@@ -14,6 +13,6 @@ router.register("audit", console_api.AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
     path("me/", console_api.me, name="api-me"),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", console_api.ObtainTokenView.as_view(), name="api-token"),
     *router.urls,
 ]

@@ -98,7 +98,8 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the channel layer, the Celery broker and results, and the cache share one server.
-REDIS_URL = resolve_redis_url(env_redis_url("REDIS_URL"), VAR_DIR / "redis")
+REDIS_URL_CONFIGURED = env_redis_url("REDIS_URL")
+REDIS_URL = resolve_redis_url(REDIS_URL_CONFIGURED, VAR_DIR / "redis")
 
 CHANNEL_LAYERS = {
     "default": {

@@ -43,6 +43,16 @@ def test_repeated_failed_logins_lock_the_account_out_even_with_the_right_passwor
     assert b"Too many failed logins" in locked.content
 
 
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_repeated_failed_token_requests_lock_the_api_login_out_with_a_429(cora):
+    client = APIClient()
+    for _ in range(3):
+        client.post("/api/v1/auth/token/", {"username": "cora", "password": "wrong"}, format="json")
+    response = client.post("/api/v1/auth/token/", {"username": "cora", "password": PASSWORD}, format="json")
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.json()["detail"]
+
+
 def test_an_api_token_is_issued_for_a_correct_password_and_opens_the_api(cora):
     client = APIClient()
     response = client.post("/api/v1/auth/token/", {"username": "cora", "password": PASSWORD}, format="json")

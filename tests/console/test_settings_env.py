@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from exchange_console.embedded_redis import EmbeddedRedis
 from exchange_console.env import (
     env_bool,
     env_database,
@@ -73,7 +74,9 @@ def test_it_reads_a_postgres_url(tmp_path):
 
 def test_it_rejects_a_database_url_of_an_unsupported_kind(tmp_path):
     environ = {"DATABASE_URL": "mongodb://localhost/console"}
-    with pytest.raises(ImproperlyConfigured, match=r"is not a supported database URL\. Set DATABASE_URL to postgres://"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"is not a supported database URL\. Set DATABASE_URL to postgres://"
+    ):
         env_database("DATABASE_URL", default_sqlite_path=tmp_path / "x", conn_max_age=0, environ=environ)
 
 
@@ -112,8 +115,15 @@ def test_it_generates_a_local_secret_key_once_and_keeps_it_private(tmp_path):
     assert key_file.stat().st_mode & 0o777 == 0o600
 
 
+PRODUCTION_SERVICES = {
+    "DATABASE_URL": "postgres://exchange@db.internal:5432/exchange",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+}
+
+
 def run_check(**env: str) -> subprocess.CompletedProcess:
     environ = {key: value for key, value in os.environ.items() if key not in ("DJANGO_ENV", "SECRET_KEY", "DEBUG")}
+    environ.update(PRODUCTION_SERVICES)
     environ.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -131,3 +141,20 @@ def test_deploy_checks_are_clean_with_production_settings():
     result = run_check(DJANGO_ENV="production", SECRET_KEY="k" * 20 + "Zq8-vW3" * 8, ALLOWED_HOSTS="status.example.com")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_deploy_checks_warn_when_production_runs_on_the_single_machine_defaults(tmp_path):
+    # given production settings without DATABASE_URL and REDIS_URL (an empty value counts as unset)
+    try:
+        result = run_check(
+            DJANGO_ENV="production", SECRET_KEY="k" * 64, ALLOWED_HOSTS="status.example.com",
+            DATABASE_URL="", REDIS_URL="", VAR_DIR=str(tmp_path),
+        )  # fmt: skip
+    finally:
+        EmbeddedRedis(tmp_path / "redis").stop()  # the settings started one for this run
+    # then the check names both and says what to set
+    assert result.returncode != 0
+    assert "exchange_console.W001" in result.stderr
+    assert "Set DATABASE_URL to a PostgreSQL database" in result.stderr
+    assert "exchange_console.W002" in result.stderr
+    assert "Set REDIS_URL" in result.stderr
