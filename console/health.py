@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PROBE_TIMEOUT_SECONDS = 1.0
 
@@ -20,8 +22,12 @@ def check_database() -> None:
 
 
 def check_redis() -> None:
+    # No retries: a probe answers within its timeout, and a retry would only hide a sick Redis.
     client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+        settings.REDIS_URL,
+        socket_timeout=PROBE_TIMEOUT_SECONDS,
+        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         client.ping()

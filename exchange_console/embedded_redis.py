@@ -21,8 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 READY_TIMEOUT_SECONDS = 15.0
+# redis-py retries a refused connection 10 times with backoff by default (seconds in all):
+# that would slow every "is it up?" question, and would repeat a SHUTDOWN after the server exits.
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -53,7 +58,9 @@ class EmbeddedRedis:
         """Return True when a Redis answers PING on the remembered port."""
         if self.port is None:
             return False
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5, retry=NO_RETRY
+        )
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -84,7 +91,7 @@ class EmbeddedRedis:
         """Shut the server down; return False if none was running."""
         if not self.is_up():
             return False
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, retry=NO_RETRY)
         with contextlib.suppress(redis.ConnectionError):  # the server closes the link as it exits
             client.shutdown(nosave=False)
         return True

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from exchange_console.embedded_redis import EmbeddedRedis
 from exchange_console.paths import BASE_DIR
 
 
@@ -83,6 +87,73 @@ def running(command: list[str], *, env: dict[str, str] | None = None) -> Iterato
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class OutputLines:
+    """Read a child's output line by line in a thread, so a test can wait for a line with a time limit."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(process.stdout,), daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        for raw in iter(stream.readline, b""):
+            self._lines.put(raw.decode(errors="replace").rstrip("\r\n"))
+        self._lines.put(None)  # the process closed its output: it has ended
+
+    def expect(self, prefix: str, *, timeout: float, what: str) -> str:
+        """Return the rest of the next line starting with `prefix`; raise if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"{what}: no line {prefix!r} after {timeout} s:\n{self.transcript()}") from None
+            if line is None:
+                self._lines.put(None)  # keep the end visible to later calls
+                raise RuntimeError(f"{what}: the process ended before printing {prefix!r}:\n{self.transcript()}")
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+
+    def transcript(self) -> str:
+        return "\n".join(self.seen[-50:])
+
+
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Iterator[EmbeddedRedis]:
+    """Give an embedded Redis kept in `directory` (started by the caller); make sure it is gone on exit."""
+    server = EmbeddedRedis(directory)
+    try:
+        yield server
+    finally:
+        pid = _pid_in(server.pid_file)
+        server.stop()
+        if pid is not None:
+            # SHUTDOWN can be refused or lost on a loaded machine; a leftover daemon would outlive the run.
+            with contextlib.suppress(TimeoutError):
+                wait_for(lambda: not _alive(pid), timeout=10, what=f"redis-server {pid} to exit")
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _pid_in(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the number now belongs to someone else's process
+        return False
+    # A daemon that exited stays a zombie until init reaps it, which can take a second.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 @contextlib.contextmanager
