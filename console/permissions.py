@@ -62,8 +62,24 @@ class Capability(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return CAPABILITY_LABELS[self]
 
+
+CAPABILITY_LABELS = {
+    Capability.VIEW_CONSOLE: "Read the console and live dashboard",
+    Capability.POST_UPDATES: "Post public updates",
+    Capability.POST_INTERNAL_NOTES: "Post internal notes",
+    Capability.MANAGE_SUBSCRIBERS: "Manage subscribers",
+    Capability.MANAGE_INCIDENTS: "Declare, change and resolve incidents",
+    Capability.RUN_POSTMORTEMS: "Run post-mortems",
+    Capability.APPROVE_POSTMORTEMS: "Approve post-mortems",
+    Capability.SCHEDULE_MAINTENANCE: "Schedule maintenance",
+    Capability.CONTROL_ENGINE: "Change engine modes",
+    Capability.MANAGE_USERS: "Manage users and roles",
+    Capability.MANAGE_COMPONENTS: "Manage components",
+    Capability.MANAGE_ALERT_RULES: "Manage alert rules",
+    Capability.VIEW_AUDIT_LOG: "Read the audit log",
+}
 
 # The lowest role holding each capability (DESIGN.md, Roles). Anonymous visitors hold
 # none of these: what they may do (read the status page, subscribe) needs no capability.
@@ -125,7 +141,7 @@ def capability_required(capability: Capability) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not can(request.user, capability):
-                raise PermissionDenied(f"This page needs the {capability.value} right.")
+                raise PermissionDenied(f"This page is for roles that may: {capability.label.lower()}.")
             return view(request, *args, **kwargs)
 
         return guarded

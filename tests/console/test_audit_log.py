@@ -148,3 +148,13 @@ def test_the_admin_site_offers_no_way_to_change_the_audit_log(admin):
     assert client.get("/admin/console/auditentry/").status_code == 200
     assert client.get("/admin/console/auditentry/add/").status_code == 403
     assert client.post(f"/admin/console/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_the_audit_log_page_shows_blank_and_boolean_values_readably(admin, viewer):
+    audit.record(
+        actor=admin, action="user.update", target=viewer,
+        before={"email": "", "is_active": True}, after={"email": "v@example.com", "is_active": False},
+    )  # fmt: skip
+    html = logged_in(admin).get("/console/audit/").content.decode()
+    assert "— → v@example.com" in html
+    assert "yes → no" in html
