@@ -68,14 +68,15 @@ class EmbeddedRedis:
         finally:
             client.close()
 
-    def ensure_daemon(self) -> str:
-        """Start a daemonized server unless one is up; return its URL."""
+    def ensure_daemon(self) -> bool:
+        """Start a daemonized server unless one is up; return True if this call started it."""
         with self._lock():
-            if not self.is_up():
-                self._choose_port()
-                subprocess.run(self._command(daemonize=True), check=True, stdout=subprocess.DEVNULL)
-                self._wait_until_up(process=None)
-        return self.url
+            if self.is_up():
+                return False
+            self._choose_port()
+            subprocess.run(self._command(daemonize=True), check=True, stdout=subprocess.DEVNULL)
+            self._wait_until_up(process=None)
+        return True
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start a server as a child process in the foreground; the caller stops it."""
@@ -160,16 +161,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+# The embedded server this process started, if any (so a test run can stop what it started).
+started_here: EmbeddedRedis | None = None
+
+
 def resolve_redis_url(configured: str | None, directory: Path) -> str:
     """Return the configured Redis URL, or start the embedded server and return its URL.
 
     The embedded URL is also put into REDIS_URL so that child processes share the server.
     """
+    global started_here
     if configured:
         return configured
-    url = EmbeddedRedis(directory).ensure_daemon()
-    os.environ["REDIS_URL"] = url
-    return url
+    server = EmbeddedRedis(directory)
+    if server.ensure_daemon():
+        started_here = server
+    os.environ["REDIS_URL"] = server.url
+    return server.url
 
 
 def main(argv: list[str]) -> int:
@@ -178,7 +186,8 @@ def main(argv: list[str]) -> int:
     server = EmbeddedRedis(VAR_DIR / "redis")
     action = argv[0] if argv else "status"
     if action == "start":
-        print(server.ensure_daemon())
+        server.ensure_daemon()
+        print(server.url)
     elif action == "stop":
         print("stopped" if server.stop() else "not running")
     elif action == "status":

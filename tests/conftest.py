@@ -11,6 +11,7 @@ from django.db import connection
 
 from console import services
 from console.permissions import Role
+from exchange_console import embedded_redis
 
 REQUIRE_EXTERNAL_SERVICES = os.environ.get("REQUIRE_EXTERNAL_SERVICES", "").lower() == "true"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -39,6 +40,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if IN_CI and skipped and exitstatus == 0:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run.", red=True)
         session.exitstatus = 1
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Leave the machine as we found it: stop the embedded Redis if this run started it.
+    if embedded_redis.started_here is not None:
+        embedded_redis.started_here.stop()
 
 
 @pytest.fixture

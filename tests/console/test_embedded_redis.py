@@ -27,9 +27,9 @@ def server_pid(url: str) -> int:
 
 def test_it_starts_a_real_server_on_loopback_at_a_port_other_than_the_default_one(server):
     # when
-    url = server.ensure_daemon()
+    assert server.ensure_daemon() is True
     # then
-    port = server.port
+    url, port = server.url, server.port
     assert port != 6379
     assert url == f"redis://127.0.0.1:{port}/0"
     assert server.port_file.read_text() == f"{port}\n"
@@ -44,19 +44,22 @@ def test_it_starts_a_real_server_on_loopback_at_a_port_other_than_the_default_on
 
 def test_a_second_start_reuses_the_running_server(server, tmp_path):
     # given
-    url = server.ensure_daemon()
-    pid = server_pid(url)
+    server.ensure_daemon()
+    pid = server_pid(server.url)
     # when another process's view of the same directory starts it again
-    again = EmbeddedRedis(tmp_path / "redis").ensure_daemon()
+    other_view = EmbeddedRedis(tmp_path / "redis")
+    started = other_view.ensure_daemon()
     # then
-    assert again == url
-    assert server_pid(again) == pid
+    assert started is False
+    assert other_view.url == server.url
+    assert server_pid(other_view.url) == pid
     assert int(server.pid_file.read_text()) == pid
 
 
 def test_stop_shuts_the_server_down(server):
     # given
-    url = server.ensure_daemon()
+    server.ensure_daemon()
+    url = server.url
     # when
     assert server.stop() is True
     # then
@@ -73,6 +76,7 @@ def test_a_configured_url_is_used_as_it_is_and_nothing_is_started(tmp_path):
 
 def test_without_a_configured_url_it_starts_the_server_and_shares_its_url_with_child_processes(tmp_path, monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr("exchange_console.embedded_redis.started_here", None)
     with private_redis(tmp_path / "redis") as server:
         # when
         url = resolve_redis_url(None, tmp_path / "redis")

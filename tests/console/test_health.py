@@ -13,7 +13,8 @@ PROBES = ["/healthz", "/readyz"]
 def own_redis(tmp_path, settings):
     """Point the app at a Redis of this test's own, which the test may stop."""
     with private_redis(tmp_path / "redis") as server:
-        settings.REDIS_URL = server.ensure_daemon()
+        server.ensure_daemon()
+        settings.REDIS_URL = server.url
         yield server
 
 
