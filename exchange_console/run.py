@@ -17,11 +17,14 @@ from exchange_console.paths import BASE_DIR, VAR_DIR
 
 def prepare_database() -> None:
     import django
+    from django.conf import settings
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("bootstrap")
+    if settings.PRODUCTION:  # production serves hashed copies, which collectstatic makes
+        call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def run_procfile() -> int:
