@@ -59,30 +59,34 @@ def make_persona(username: str, role: Role | None, *, password: str | None = Non
     return services.create_user(username=username, role=role, password=password, by=None, source="system")
 
 
-@pytest.fixture
-def viewer(db):
-    return make_persona("vera-viewer", Role.VIEWER)
+# Who the tests meet: fixture name -> (username, role). The outsider is logged in but holds
+# no role, and must be refused everywhere in the console.
+PERSONA_ACCOUNTS = {
+    "viewer": ("vera-viewer", Role.VIEWER),
+    "support": ("sam-support", Role.SUPPORT),
+    "commander": ("cora-commander", Role.COMMANDER),
+    "admin": ("ada-admin", Role.ADMIN),
+    "outsider": ("olly-outsider", None),
+}
 
 
-@pytest.fixture
-def support(db):
-    return make_persona("sam-support", Role.SUPPORT)
+def persona_fixture(name: str, *, database: str = "db", password: str | None = None):
+    """Return a fixture creating the persona `name` (with `database` access, and a password if given)."""
+    username, role = PERSONA_ACCOUNTS[name]
+
+    @pytest.fixture(name=name)
+    def fixture(request: pytest.FixtureRequest):
+        request.getfixturevalue(database)
+        return make_persona(username, role, password=password)
+
+    return fixture
 
 
-@pytest.fixture
-def commander(db):
-    return make_persona("cora-commander", Role.COMMANDER)
-
-
-@pytest.fixture
-def admin(db):
-    return make_persona("ada-admin", Role.ADMIN)
-
-
-@pytest.fixture
-def outsider(db):
-    """Logged in, but holding no role: must be refused everywhere in the console."""
-    return make_persona("olly-outsider", None)
+viewer = persona_fixture("viewer")
+support = persona_fixture("support")
+commander = persona_fixture("commander")
+admin = persona_fixture("admin")
+outsider = persona_fixture("outsider")
 
 
 PERSONAS = ["anonymous", "outsider", "viewer", "support", "commander", "admin"]

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from console.permissions import Role
-from tests.conftest import make_persona
+from tests.conftest import persona_fixture
 from tests.support.processes import asgi_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -93,28 +92,8 @@ def log_in() -> Callable[..., None]:
 
 
 # The personas of tests/conftest.py, with a password, committed for the server to read.
-
-
-@pytest.fixture
-def viewer(transactional_db):
-    return make_persona("vera-viewer", Role.VIEWER, password=PASSWORD)
-
-
-@pytest.fixture
-def support(transactional_db):
-    return make_persona("sam-support", Role.SUPPORT, password=PASSWORD)
-
-
-@pytest.fixture
-def commander(transactional_db):
-    return make_persona("cora-commander", Role.COMMANDER, password=PASSWORD)
-
-
-@pytest.fixture
-def admin(transactional_db):
-    return make_persona("ada-admin", Role.ADMIN, password=PASSWORD)
-
-
-@pytest.fixture
-def outsider(transactional_db):
-    return make_persona("olly-outsider", None, password=PASSWORD)
+viewer = persona_fixture("viewer", database="transactional_db", password=PASSWORD)
+support = persona_fixture("support", database="transactional_db", password=PASSWORD)
+commander = persona_fixture("commander", database="transactional_db", password=PASSWORD)
+admin = persona_fixture("admin", database="transactional_db", password=PASSWORD)
+outsider = persona_fixture("outsider", database="transactional_db", password=PASSWORD)
