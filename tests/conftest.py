@@ -70,16 +70,25 @@ PERSONA_ACCOUNTS = {
 }
 
 
-def persona_fixture(name: str, *, database: str = "db", password: str | None = None):
-    """Return a fixture creating the persona `name` (with `database` access, and a password if given)."""
+def persona_fixture(name: str, *, transactional: bool = False, password: str | None = None):
+    """Return a fixture creating the persona `name`, with a password if given.
+
+    The database fixture is a parameter, not looked up at run time: pytest-django orders its
+    database set-up by the fixtures a test declares.
+    """
     username, role = PERSONA_ACCOUNTS[name]
 
-    @pytest.fixture(name=name)
-    def fixture(request: pytest.FixtureRequest):
-        request.getfixturevalue(database)
-        return make_persona(username, role, password=password)
+    if transactional:
 
-    return fixture
+        def fixture(transactional_db):
+            return make_persona(username, role, password=password)
+
+    else:
+
+        def fixture(db):
+            return make_persona(username, role, password=password)
+
+    return pytest.fixture(fixture, name=name)
 
 
 viewer = persona_fixture("viewer")

@@ -92,8 +92,8 @@ def log_in() -> Callable[..., None]:
 
 
 # The personas of tests/conftest.py, with a password, committed for the server to read.
-viewer = persona_fixture("viewer", database="transactional_db", password=PASSWORD)
-support = persona_fixture("support", database="transactional_db", password=PASSWORD)
-commander = persona_fixture("commander", database="transactional_db", password=PASSWORD)
-admin = persona_fixture("admin", database="transactional_db", password=PASSWORD)
-outsider = persona_fixture("outsider", database="transactional_db", password=PASSWORD)
+viewer = persona_fixture("viewer", transactional=True, password=PASSWORD)
+support = persona_fixture("support", transactional=True, password=PASSWORD)
+commander = persona_fixture("commander", transactional=True, password=PASSWORD)
+admin = persona_fixture("admin", transactional=True, password=PASSWORD)
+outsider = persona_fixture("outsider", transactional=True, password=PASSWORD)
