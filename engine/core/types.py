@@ -92,12 +92,12 @@ class MarketConfig(NamedTuple):
         return found
 
 
+CONSTANTS = {constant: constant for constant in (*MODES, *TIFS, *STPS, *SIDES)}
+
+
 def canonical(value: str) -> str:
     """Return the module constant equal to `value`, so the hot path can compare by identity."""
-    for constant in (*MODES, *TIFS, *STPS, *SIDES):
-        if value == constant:
-            return constant
-    return value
+    return CONSTANTS.get(value, value) if type(value) is str else value
 
 
 def _is_count(value: object, minimum: int) -> bool:

@@ -9,9 +9,20 @@ import engine.core
 
 CORE = Path(engine.core.__file__).parent
 # The standard library modules the core may use: data structures, exact arithmetic, hashing,
-# text. Anything else (os, io, time, datetime, random, logging, threading, socket, asyncio,
+# text, serialization to bytes. Anything else (os, io, time, datetime, random, logging, threading, socket, asyncio,
 # django, redis...) would make the core depend on the world outside the commands it is given.
-ALLOWED = {"__future__", "collections", "collections.abc", "fractions", "hashlib", "heapq", "json", "re", "typing"}
+ALLOWED = {
+    "__future__",
+    "collections",
+    "collections.abc",
+    "fractions",
+    "hashlib",
+    "heapq",
+    "json",
+    "marshal",
+    "re",
+    "typing",
+}
 
 
 def imports_of(path: Path) -> set[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
+from engine.core import Cancel, Limit, MarketConfig
+from engine.durable import DurableEngine
 from engine.journal import HEADER, Journal, encode_record, segment_name
 
 
@@ -53,3 +55,15 @@ def test_inspect_lists_records_after_a_sequence(journal_dir, capsys):
 def test_it_says_what_to_give_when_the_directory_is_missing(tmp_path):
     with pytest.raises(CommandError, match="is not a directory"):
         call_command("journal", "verify", str(tmp_path / "nope"))
+
+
+def test_inspect_shows_the_commands_an_engine_journal_holds(tmp_path, capsys):
+    durable = DurableEngine.open(tmp_path, [MarketConfig("BTC-USD", band_bps=None)])
+    durable.submit([Limit("BTC-USD", 7, "a1", "buy", 10_000, 5), Cancel("BTC-USD", 7, 1)], source="1700000000000-0")
+    durable.close()
+
+    call_command("journal", "inspect", str(tmp_path))
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "Limit(symbol='BTC-USD', account=7, client_order_id='a1', side='buy'" in lines[0]
+    assert lines[1].endswith("Cancel(symbol='BTC-USD', account=7, order_id=1)  from 1700000000000-0")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from engine.core.wire import WireError, decode
 from engine.journal import Journal, JournalCorruption, JournalError, read_snapshot
 
 
@@ -58,7 +59,15 @@ class Command(BaseCommand):
             for shown, record in enumerate(journal.records(after=after, cut_torn_tail=False)):
                 if shown >= limit:
                     break
-                preview = record.payload[:48].hex(" ")
-                self.stdout.write(f"{record.sequence:>12}  {len(record.payload):>6} B  {preview}")
+                self.stdout.write(f"{record.sequence:>12}  {len(record.payload):>6} B  {_describe(record.payload)}")
         except JournalCorruption as error:
             raise CommandError(str(error)) from None
+
+
+def _describe(payload: bytes) -> str:
+    """Show a record as the command it holds (and its source), or as bytes if it holds none."""
+    try:
+        command, source = decode(payload)
+    except WireError:
+        return payload[:48].hex(" ")
+    return f"{command!r}" + (f"  from {source}" if source is not None else "")

@@ -1,0 +1,65 @@
+"""The binary form of commands: what the journal stores and replays.
+
+A payload is `marshal` of a flat tuple `(kind, source, *fields)`: `kind` a small integer naming
+the command type, `source` an opaque string the caller may attach (the worker stores the id of
+the stream entry the command came from, so a restart knows where to resume) or None, then the
+command's fields in their declared order. Fields are ints, strings, bools and None only.
+
+Why marshal: it is the fastest decoder in the standard library (about 1.4 million of these
+tuples a second here, against 0.9 million for msgpack; issue 3), and it keeps interned strings
+interned, so a replayed side or time-in-force is the very constant the engine compares by
+identity. Its format (version 4) has not changed since Python 3.4; `test_wire` pins the exact
+bytes of every command type, so a Python upgrade that changed them would fail the suite before
+it could misread a journal. Journals are our own files behind per-record CRCs, never input
+from outside.
+"""
+
+from __future__ import annotations
+
+import marshal
+
+from .events import Event
+from .matching import Engine
+from .types import CONSTANTS, Amend, Cancel, CancelAll, Command, Limit, Market, SetMode
+
+MARSHAL_VERSION = 4
+
+# Kind numbers are part of the journal format: never renumber, only add.
+KINDS: dict[type, int] = {Limit: 1, Market: 2, Cancel: 3, CancelAll: 4, Amend: 5, SetMode: 6}
+TYPES: dict[int, type] = {number: kind for kind, number in KINDS.items()}
+# The engine method applying each kind, indexed by kind number (plain functions, see `replay`).
+APPLY = (None, Engine.limit, Engine.market, Engine.cancel, Engine.cancel_all, Engine.amend, Engine.set_mode)
+
+
+class WireError(ValueError):
+    """A payload that is not an encoded command."""
+
+
+def encode(command: Command, source: str | None = None) -> bytes:
+    """Return the payload of a command; its constants (sides, modes...) are written interned for replay."""
+    kind = KINDS.get(type(command))
+    if kind is None:
+        raise WireError(f"{type(command).__name__} is not an engine command")
+    constant = CONSTANTS.get
+    fields = [constant(value, value) if type(value) is str else value for value in command]
+    return marshal.dumps((kind, source, *fields), MARSHAL_VERSION)
+
+
+def decode(payload: bytes) -> tuple[Command, str | None]:
+    """Return (command, source) from a payload."""
+    try:
+        kind, source, *fields = marshal.loads(payload)  # noqa: S302 (journals only, see above)
+        return TYPES[kind](*fields), source
+    except (ValueError, EOFError, TypeError, KeyError) as error:
+        raise WireError(f"not an encoded command: {error}") from error
+
+
+def source_of(payload: bytes) -> str | None:
+    """Return the source attached to a payload."""
+    return decode(payload)[1]
+
+
+def apply(engine: Engine, payload: bytes) -> list[Event]:
+    """Apply an encoded command to an engine and return its events (what replay does per record)."""
+    fields = marshal.loads(payload)  # noqa: S302 (journals only, see above)
+    return APPLY[fields[0]](engine, *fields[2:])
