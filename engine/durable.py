@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import marshal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,29 +143,44 @@ class DurableEngine:
             durable.snapshot()  # a new journal: its markets' configuration is on disk from the start
         return durable
 
-    def submit(self, commands: Iterable[Command], source: str | None = None) -> list[list[Event]]:
-        """Apply commands, make them durable in one group commit, and return each one's events."""
-        return self.apply([encode(command, source) for command in commands])
+    def submit(self, commands: Sequence[Command], source: str | None = None) -> list[list[Event]]:
+        """Apply commands, make them durable in one group commit, and return each one's events.
+
+        The commands are applied as given and journaled encoded: the same thing, since encoding
+        round-trips every field exactly (test_wire). A command that cannot be encoded is refused
+        with `WireError` before anything is applied.
+        """
+        payloads = [encode(command, source) for command in commands]
+        submit = self.engine.submit
+        return self._commit(payloads, lambda: [submit(command) for command in commands], source)
 
     def apply(self, payloads: Sequence[bytes]) -> list[list[Event]]:
         """Apply encoded commands (`engine.core.wire`) and make them durable together; see `submit`."""
-        if self.failed is not None:
-            raise DurableEngineFailed("an earlier journal write failed: restart to recover") from self.failed
         engine, loads, apply = self.engine, marshal.loads, APPLY
-        results = []
-        fields = None
-        try:
+
+        def run() -> list[list[Event]]:
+            results = []
             for payload in payloads:
                 fields = loads(payload)
                 results.append(apply[fields[0]](engine, *fields[2:]))
+            return results
+
+        return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
+
+    def _commit(self, payloads: Sequence[bytes], run: Callable[[], list[list[Event]]], source: str | None) -> list:
+        if self.failed is not None:
+            raise DurableEngineFailed("an earlier journal write failed: restart to recover") from self.failed
+        engine = self.engine
+        try:
+            results = run()
             last = self.journal.append(payloads)
             if last != engine.last_seq:
                 raise JournalError(f"journal at sequence {last} but engine at {engine.last_seq}")
         except Exception as error:  # the engine may now be ahead of the journal: only a restart is safe
             self.failed = error
             raise DurableEngineFailed(f"batch could not be applied and journaled: {error}") from error
-        if fields is not None:
-            self.last_source = fields[1]
+        if payloads:
+            self.last_source = source
         if engine.last_seq - self.snapshot_sequence >= self.snapshot_every:
             self.snapshot()
         return results

@@ -41,8 +41,19 @@ def encode(command: Command, source: str | None = None) -> bytes:
     if kind is None:
         raise WireError(f"{type(command).__name__} is not an engine command")
     constant = CONSTANTS.get
-    fields = [constant(value, value) if type(value) is str else value for value in command]
-    return marshal.dumps((kind, source, *fields), MARSHAL_VERSION)
+    try:
+        if kind == 1:  # a limit order, most of the flow: look up only the fields that hold constants
+            symbol, account, client_id, side, price, qty, tif, stp = command
+            side, tif, stp = constant(side, side), constant(tif, tif), constant(stp, stp)
+            fields = (symbol, account, client_id, side, price, qty, tif, stp)
+        else:
+            fields = tuple(constant(value, value) if type(value) is str else value for value in command)
+    except TypeError:  # an unhashable field: the engine rejects the command, the journal keeps it as it is
+        fields = tuple(command)
+    try:
+        return marshal.dumps((kind, source, *fields), MARSHAL_VERSION)
+    except ValueError as error:  # a field of a type marshal does not write
+        raise WireError(f"{type(command).__name__} cannot be encoded: {error}") from error
 
 
 def decode(payload: bytes) -> tuple[Command, str | None]:

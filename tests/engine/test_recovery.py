@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.core import Engine, digest
+from engine.core.wire import WireError
 from engine.durable import DurableEngine, DurableEngineFailed, recover
 from engine.journal import HEADER, Journal, JournalCorruption, JournalError
 from tests.engine.flow import MARKETS, order_flow
@@ -190,3 +191,15 @@ def test_a_killed_process_loses_no_acknowledged_command_and_resumes_exactly_once
         straight.submit(command)
     engine, _ = recover(Journal(tmp_path), MARKETS)
     assert digest(engine) == digest(straight)
+
+
+def test_a_batch_with_a_command_that_cannot_be_journaled_is_refused_whole_before_it_is_applied(tmp_path):
+    durable = journal_flow(tmp_path, 10)
+    unwritable = FLOW[10]._replace(symbol=object())
+
+    with pytest.raises(WireError, match="cannot be encoded"):
+        durable.submit([FLOW[10], unwritable])
+
+    assert durable.engine.last_seq == 10
+    durable.submit([FLOW[10]])  # and the engine goes on
+    assert digest(durable.engine) == digest_after(11)

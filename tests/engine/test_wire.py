@@ -71,3 +71,17 @@ def test_something_that_is_not_a_command_is_refused_both_ways():
         decode(b"\x00garbage")
     with pytest.raises(WireError, match="not an encoded command"):
         decode(encode(Cancel(BTC, 1, 2))[:-3])
+
+
+def test_a_command_with_fields_of_the_wrong_type_is_journaled_as_it_is_and_rejected_alike(engine):
+    broken = [Limit(BTC, ALICE, "a1", ["buy"], 9_990.5, {"qty": 1}), Cancel(BTC, [ALICE], None)]
+    twin = Engine([btc_config(), MarketConfig(ETH, band_bps=None)])
+
+    for command in broken:
+        assert decode(encode(command)) == (command, None)
+        assert apply(engine, encode(command)) == twin.submit(command)
+
+
+def test_a_field_marshal_cannot_write_is_refused_before_anything_happens():
+    with pytest.raises(WireError, match="Limit cannot be encoded"):
+        encode(Limit(BTC, ALICE, "a1", "buy", object(), 1))
