@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/engine_core.py                      # 1,000,000 commands
     .venv/bin/python benchmarks/engine_core.py --commands 200000 --symbols 1
+    .venv/bin/python benchmarks/engine_core.py --extras-only          # memory, snapshot, replay
 
 The workload is seeded and built here (issue 3): ~72% limit orders resting 1 + Exp(mean 8)
 ticks from a mid that random-walks (one tick, 10% of the time), ~2% limit orders 1-6 ticks
@@ -13,8 +14,14 @@ claim). Each engine then runs in its own process with the cyclic GC on, as in pr
 every command is timed with perf_counter_ns, events consumed (trades counted) as a caller would.
 
 Rows: the reference book (sortedcontainers SortedDict of price levels holding deques, dict
-id -> order, nothing else), the engine through `submit(Limit(...))`, and through its per-command
-methods (`engine.limit(...)`), which is what the worker does with decoded fields.
+id -> order, nothing else), the engine through `submit(Limit(...))`, through its per-command
+methods (`engine.limit(...)`), which is what the worker does with decoded fields, and journaled:
+`DurableEngine.submit` in batches (`--batch`, default 1,000) with the `fsync` policy. For that
+row a command's latency is its batch's, from the batch's start to its fsync: when the caller
+may acknowledge it. The `gc ms` column is the longest cyclic-GC pause seen during the run.
+
+Extras (1 symbol): RSS with 1,000,000 resting orders; snapshot dump, write (fsynced) and load
+times; replay rate, recovering the whole workload from its journal.
 """
 
 from __future__ import annotations
@@ -224,15 +231,89 @@ RUNNERS = {
     "engine.core submit(command)": lambda symbols: engine_runner(symbols, direct=False),
     "engine.core engine.limit(...)": lambda symbols: engine_runner(symbols, direct=True),
 }
+DURABLE = "engine + journal (fsync)"
 
 
-def run_one(name: str, workload_path: str) -> dict:
+def markets(symbols: int) -> list:
+    """The benchmark's markets: no band (the mid random-walks far), large orders allowed."""
+    from engine.core import MarketConfig
+
+    return [MarketConfig(f"SYM{index}", max_qty=1_000_000, band_bps=None) for index in range(symbols)]
+
+
+def as_commands(workload: dict) -> list:
+    """The workload as engine commands, built the way a gateway would build them."""
+    sys.path.insert(0, str(ROOT))
+    from engine.core import Cancel, Limit, Market
+
+    names, sides, built = [f"SYM{index}" for index in range(workload["symbols"])], ("sell", "buy"), []
+    for op, sym, oid, is_buy, price, qty in workload["commands"]:
+        account = 1 + oid % 1024
+        if op == LIMIT:
+            built.append(Limit(names[sym], account, str(oid), sides[is_buy], price, qty, "gtc", "none"))
+        elif op == CANCEL:
+            built.append(Cancel(names[sym], account, oid))
+        else:
+            built.append(Market(names[sym], account, str(oid), sides[is_buy], qty, "none"))
+    return built
+
+
+def run_durable(workload: dict, batch: int) -> dict:
+    """Submit the workload in batches to a journaled engine (fsync policy); time each batch."""
+    sys.path.insert(0, str(ROOT))
+    from engine.core import TRADE
+    from engine.durable import DurableEngine
+
+    commands = as_commands(workload)
+    count = [0, 0]
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_JOURNAL_DIR")) as directory:
+        durable = DurableEngine.open(Path(directory), markets(workload["symbols"]), snapshot_every=10**12)
+        latencies = []
+        pauses = _watch_gc()
+        gc.collect()
+        gc.freeze()
+        clock = time.perf_counter_ns
+        for start in range(0, len(commands), batch):
+            chunk = commands[start : start + batch]
+            began = clock()
+            for events in durable.submit(chunk, source=str(start)):
+                if len(events) > 1:
+                    for event in events:
+                        if event[-1] is TRADE:
+                            count[0] += 1
+                            count[1] += event[5]
+            latencies.extend([clock() - began] * len(chunk))
+        durable.close(snapshot=False)
+    busy = sum(latencies[::batch])
+    latencies.sort()
+    return {"fills": count, "busy_ns": busy, "latencies": _percentiles(latencies), "gc_ms": max(pauses, default=0)}
+
+
+def _watch_gc() -> list[float]:
+    """Record the duration (ms) of every cyclic GC collection from now on."""
+    pauses: list[float] = []
+    started = [0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter_ns()
+        else:
+            pauses.append((time.perf_counter_ns() - started[0]) / 1e6)
+
+    gc.callbacks.append(callback)
+    return pauses
+
+
+def run_one(name: str, workload_path: str, batch: int) -> dict:
     """Time every command of the workload through one runner (in a fresh process)."""
     with open(workload_path, "rb") as file:
         workload = marshal.load(file)  # noqa: S302  (the file this script just wrote)
+    if name == DURABLE:
+        return run_durable(workload, batch)
     commands = workload["commands"]
     limit, market, cancel, fills = RUNNERS[name](workload["symbols"])
     latencies = [0] * len(commands)
+    pauses = _watch_gc()
     gc.collect()
     gc.freeze()  # the workload itself is not the engine's garbage
     clock = time.perf_counter_ns
@@ -246,7 +327,12 @@ def run_one(name: str, workload_path: str) -> dict:
             market(sym, oid, is_buy, qty)
         latencies[index] = clock() - start
     latencies.sort()
-    return {"fills": list(fills()), "busy_ns": sum(latencies), "latencies": _percentiles(latencies)}
+    return {
+        "fills": list(fills()),
+        "busy_ns": sum(latencies),
+        "latencies": _percentiles(latencies),
+        "gc_ms": max(pauses, default=0),
+    }
 
 
 def _percentiles(ordered: list[int]) -> dict[str, float]:
@@ -259,39 +345,139 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--symbols", default="1,8", help="comma-separated symbol counts")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1_000, help="commands per group commit (journaled row)")
+    parser.add_argument("--extras-only", action="store_true", help="only memory, snapshot and replay")
+    parser.add_argument("--no-extras", action="store_true")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--extras-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(*args.child)))
+        print(json.dumps(run_one(*args.child, args.batch)))
+        return
+    if args.extras_child:
+        print(json.dumps(extras(args.extras_child, args.commands, args.seed)))
         return
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.commands:,} commands, seed {args.seed}")
-    for symbols in [int(part) for part in args.symbols.split(",")]:
-        compare(args.commands, symbols, args.seed)
+    if not args.extras_only:
+        for symbols in [int(part) for part in args.symbols.split(",")]:
+            compare(args.commands, symbols, args.seed, args.batch)
+    if not args.no_extras:
+        report_extras(args.commands, args.seed)
 
 
-def compare(count: int, symbols: int, seed: int) -> None:
+def compare(count: int, symbols: int, seed: int, batch: int) -> None:
     """Generate one workload, run every runner on it in its own process, print the table."""
     workload = generate(count, symbols, seed)
     with tempfile.NamedTemporaryFile(suffix=".marshal", delete=False) as file:
         marshal.dump(workload, file)
     print(f"\n## {symbols} symbol(s): expected fills {workload['fills'][0]:,}, volume {workload['fills'][1]:,}")
-    print(f"{'runner':32} {'cmd/s':>10} {'ratio':>6} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8} {'max us':>8}  fills")
+    print(
+        f"{'runner':32} {'cmd/s':>10} {'ratio':>6} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8} {'max us':>8} "
+        f"{'gc ms':>6}  fills"
+    )
     reference_rate = None
+    rates = {}
     try:
-        for name in RUNNERS:
-            child = [sys.executable, __file__, "--child", name, file.name]
+        for name in [*RUNNERS, DURABLE]:
+            child = [sys.executable, __file__, "--child", name, file.name, "--batch", str(batch)]
             result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
-            rate = count / (result["busy_ns"] / 1e9)
+            rate = rates[name] = count / (result["busy_ns"] / 1e9)
             reference_rate = reference_rate or rate
             lat = result["latencies"]
             same = "same" if tuple(result["fills"]) == tuple(workload["fills"]) else f"DIFFERENT {result['fills']}"
             print(
                 f"{name:32} {rate:>10,.0f} {rate / reference_rate:>6.2f} {lat['p50']:>7.2f} {lat['p99']:>7.2f} "
-                f"{lat['p99.9']:>8.1f} {lat['max']:>8.0f}  {same}",
+                f"{lat['p99.9']:>8.1f} {lat['max']:>8.0f} {result['gc_ms']:>6.1f}  {same}",
                 flush=True,
             )
     finally:
         os.unlink(file.name)
+    print(
+        f"journaled / in memory: {rates[DURABLE] / rates['engine.core submit(command)']:.2f} of submit(command), "
+        f"{rates[DURABLE] / rates['engine.core engine.limit(...)']:.2f} of engine.limit(...); "
+        f"{DURABLE} latencies are per batch of {batch:,} (start to fsync)"
+    )
+
+
+def rss_mb() -> float:
+    """Return this process's resident memory in MB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def extras(what: str, count: int, seed: int) -> dict:
+    """Measure one extra in a fresh process: `memory` (and snapshot) or `replay`."""
+    sys.path.insert(0, str(ROOT))
+    from engine.core import Engine, dump, load
+    from engine.durable import recover
+    from engine.journal import Journal, SyncPolicy
+
+    if what == "memory":
+        baseline = rss_mb()
+        engine = Engine(markets(1))
+        limit, rng = engine.limit, random.Random(seed)  # noqa: S311
+        for oid in range(1, count + 1):  # resting orders on 2,000 levels a side, none crossing
+            is_buy = oid % 2
+            price = START_MID - 1 - rng.randrange(2_000) if is_buy else START_MID + 1 + rng.randrange(2_000)
+            limit("SYM0", 1 + oid % 1024, str(oid), ("sell", "buy")[is_buy], price, rng.randint(1, 100), "gtc", "none")
+        gc.collect()
+        resting = rss_mb()
+        started = time.perf_counter()
+        data = dump(engine)
+        dumped = time.perf_counter()
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_JOURNAL_DIR")) as directory:
+            Journal(Path(directory)).write_snapshot(engine.last_seq, data)
+            written = time.perf_counter()
+        restored = load(data)
+        loaded = time.perf_counter()
+        assert restored.last_seq == engine.last_seq
+        return {
+            "baseline_mb": baseline,
+            "resting_mb": resting,
+            "snapshot_mb": len(data) / 1e6,
+            "dump_s": dumped - started,
+            "write_s": written - dumped,
+            "load_s": loaded - written,
+        }
+    workload = generate(count, 1, seed)
+    commands = as_commands(workload)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_JOURNAL_DIR")) as directory:
+        from engine.durable import DurableEngine
+
+        durable = DurableEngine.open(Path(directory), markets(1), policy=SyncPolicy.NONE, snapshot_every=10**12)
+        for start in range(0, len(commands), 1_000):
+            durable.submit(commands[start : start + 1_000], source=str(start))
+        durable.close(snapshot=False)
+        del durable, commands, workload
+        gc.collect()
+        gc.freeze()
+        engine, recovery = recover(Journal(Path(directory)), markets(1))
+    return {"replayed": recovery.replayed, "seconds": recovery.seconds}
+
+
+def report_extras(count: int, seed: int) -> None:
+    """Print memory, snapshot and replay figures, each measured in its own process."""
+    results = {}
+    for what in ("memory", "replay"):
+        child = [sys.executable, __file__, "--extras-child", what, "--commands", str(count), "--seed", str(seed)]
+        results[what] = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout)
+    memory, replay = results["memory"], results["replay"]
+    print(f"\n## extras, 1 symbol, {count:,} orders or commands")
+    print(
+        f"RSS with {count:,} resting orders: {memory['resting_mb']:.0f} MB "
+        f"({memory['resting_mb'] - memory['baseline_mb']:.0f} MB over the {memory['baseline_mb']:.0f} MB interpreter)"
+    )
+    print(
+        f"snapshot of them: {memory['snapshot_mb']:.1f} MB; dump {memory['dump_s']:.2f} s, "
+        f"write+fsync {memory['write_s']:.2f} s, load {memory['load_s']:.2f} s"
+    )
+    print(
+        f"replay: {replay['replayed']:,} commands recovered from the journal in {replay['seconds']:.2f} s "
+        f"= {replay['replayed'] / replay['seconds']:,.0f} commands/s"
+    )
 
 
 if __name__ == "__main__":
