@@ -51,7 +51,7 @@ class ReferenceBook:
     __slots__ = ("asks", "bids", "fills", "orders", "resting", "volume")
 
     def __init__(self) -> None:
-        from sortedcontainers import SortedDict  # a dependency of hypothesis, so in the dev venv
+        from sortedcontainers import SortedDict
 
         self.bids, self.asks = SortedDict(), SortedDict()  # keys: -price for bids, price for asks
         self.orders: dict[int, list] = {}
@@ -365,6 +365,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000, help="commands per group commit (journaled row)")
     parser.add_argument("--extras-only", action="store_true", help="only memory, snapshot and replay")
     parser.add_argument("--no-extras", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile engine.limit(...) on 1 symbol, then stop")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--extras-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -375,6 +376,9 @@ def main() -> None:
         print(json.dumps(extras(args.extras_child, args.commands, args.seed)))
         return
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.commands:,} commands, seed {args.seed}")
+    if args.profile:
+        profile(args.commands, args.seed)
+        return
     if not args.extras_only:
         for symbols in [int(part) for part in args.symbols.split(",")]:
             compare(args.commands, symbols, args.seed, args.batch)
@@ -414,6 +418,29 @@ def compare(count: int, symbols: int, seed: int, batch: int) -> None:
         f"{rates[DURABLE] / rates['engine.core engine.limit(...)']:.2f} of engine.limit(...); "
         f"{DURABLE} latencies are per batch of {batch:,} (start to fsync)"
     )
+
+
+def profile(count: int, seed: int) -> None:
+    """Where the engine's time goes: cProfile of `engine.limit(...)` on one symbol, by own time.
+
+    cProfile's per-call cost inflates small functions, so read the shares, not the totals.
+    """
+    import cProfile
+    import pstats
+
+    commands = generate(count, 1, seed)["commands"]
+    limit, market, cancel, _ = engine_runner(1, direct=True)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for op, sym, oid, is_buy, price, qty in commands:
+        if op == LIMIT:
+            limit(sym, oid, is_buy, price, qty)
+        elif op == CANCEL:
+            cancel(sym, oid)
+        else:
+            market(sym, oid, is_buy, qty)
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(14)
 
 
 def rss_mb() -> float:
