@@ -17,8 +17,11 @@ so forgets exactly the commands nobody was told about.
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import logging
 import marshal
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,12 +54,18 @@ class Recovery:
     torn_tail: TornTail | None
 
 
-def recover(journal: Journal, markets: Sequence[MarketConfig]) -> tuple[Engine, Recovery]:
+ReplayCallback = Callable[[str | None, list[Event]], None]
+
+
+def recover(
+    journal: Journal, markets: Sequence[MarketConfig], on_replay: ReplayCallback | None = None
+) -> tuple[Engine, Recovery]:
     """Rebuild the engine from the newest valid snapshot and the journal records after it.
 
     `markets` is used only for a journal with no snapshot yet; afterwards the snapshot's markets
     are the engine's. A gap between the snapshot and the records, or a corrupt record, raises
-    `JournalError` naming where: recovery never skips a command.
+    `JournalError` naming where: recovery never skips a command. `on_replay(source, events)`, if
+    given, hears every replayed command (the worker re-sends acknowledgements lost in a crash).
     """
     started = time.perf_counter()
     snapshot = journal.latest_snapshot()
@@ -65,7 +74,7 @@ def recover(journal: Journal, markets: Sequence[MarketConfig]) -> tuple[Engine, 
     else:
         snapshot_sequence, payload = snapshot
         engine, last_source = _restore(snapshot_sequence, payload)
-    replayed, last_payload = _replay(engine, journal)
+    replayed, last_payload = _replay(engine, journal, on_replay)
     if journal.last_sequence < engine.last_seq:
         raise JournalError(
             f"the journal ends at sequence {journal.last_sequence}, before the snapshot at {engine.last_seq}: "
@@ -94,7 +103,7 @@ def _restore(sequence: int, payload: bytes) -> tuple[Engine, str | None]:
     return engine, last_source
 
 
-def _replay(engine: Engine, journal: Journal) -> tuple[int, bytes | None]:
+def _replay(engine: Engine, journal: Journal, on_replay: ReplayCallback | None) -> tuple[int, bytes | None]:
     """Apply every record after the engine's sequence; return how many and the last payload."""
     loads, apply = marshal.loads, APPLY
     start = expected = engine.last_seq + 1
@@ -106,9 +115,20 @@ def _replay(engine: Engine, journal: Journal) -> tuple[int, bytes | None]:
             )
         payload = record.payload
         fields = loads(payload)
-        apply[fields[0]](engine, *fields[2:])
+        events = apply[fields[0]](engine, *fields[2:])
+        if on_replay is not None:
+            on_replay(fields[1], events)
         expected += 1
     return expected - start, payload
+
+
+@dataclass(frozen=True, slots=True)
+class BackgroundSnapshot:
+    """A snapshot being written by a child process (see `DurableEngine.snapshot_in_background`)."""
+
+    pid: int
+    sequence: int
+    started: float
 
 
 class DurableEngine:
@@ -124,6 +144,7 @@ class DurableEngine:
         self.snapshot_sequence = recovery.snapshot_sequence
         self.last_source = recovery.last_source
         self.failed: BaseException | None = None
+        self._lock: int | None = None
 
     @classmethod
     def open(
@@ -133,12 +154,19 @@ class DurableEngine:
         *,
         policy: SyncPolicy = SyncPolicy.FSYNC,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        on_replay: ReplayCallback | None = None,
         **journal_options: object,
     ) -> DurableEngine:
-        """Open (or create) a journal directory and recover the engine it describes."""
+        """Open (or create) a journal directory and recover the engine it describes.
+
+        The directory is locked for this process (released when it exits, however it exits): two
+        writers could only corrupt it, so a second one gets `JournalLocked` at once.
+        """
+        lock = _lock(Path(directory))
         journal = Journal(directory, policy=policy, **journal_options)
-        engine, recovery = recover(journal, markets)
+        engine, recovery = recover(journal, markets, on_replay)
         durable = cls(engine, journal, recovery, snapshot_every=snapshot_every)
+        durable._lock = lock
         if recovery.snapshot_sequence == 0 and recovery.last_sequence == 0:
             durable.snapshot()  # a new journal: its markets' configuration is on disk from the start
         return durable
@@ -164,6 +192,20 @@ class DurableEngine:
                 fields = loads(payload)
                 results.append(apply[fields[0]](engine, *fields[2:]))
             return results
+
+        return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
+
+    def apply_decoded(
+        self, kinds: Sequence[int], fields: Sequence[tuple], payloads: Sequence[bytes]
+    ) -> list[list[Event]]:
+        """Apply commands already decoded by `wire.encode_fields` and journal their payloads; see `submit`.
+
+        What the worker does: it has the fields in hand, so decoding the payloads again would be waste.
+        """
+        engine, apply = self.engine, APPLY
+
+        def run() -> list[list[Event]]:
+            return [apply[kind](engine, *values) for kind, values in zip(kinds, fields, strict=True)]
 
         return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
 
@@ -197,8 +239,65 @@ class DurableEngine:
         logger.info("engine snapshot at sequence %d (%s); %d old files removed", sequence, path.name, len(removed))
         return path
 
+    def snapshot_in_background(self) -> BackgroundSnapshot:
+        """Start writing a snapshot of the current state from a forked child; return at once.
+
+        The child sees the state as it was at the fork (copy-on-write), so the caller goes on
+        applying commands while it writes: no pause however large the books. `finish_snapshot`
+        collects it. The caller must have no other threads (fork copies only the calling one).
+        """
+        self.journal.sync()
+        sequence = self.engine.last_seq
+        payload_source = self.last_source
+        pid = os.fork()
+        if pid == 0:  # the child: write and leave without running any of the parent's cleanup
+            status = 1
+            try:
+                gc.disable()
+                if self._lock is not None:
+                    os.close(self._lock)  # the parent's descriptor keeps the lock; ours must not outlive it
+                self.journal.write_snapshot(sequence, marshal.dumps((payload_source, dump(self.engine)), 4))
+                status = 0
+            finally:
+                os._exit(status)
+        return BackgroundSnapshot(pid, sequence, time.monotonic())
+
+    def finish_snapshot(self, pending: BackgroundSnapshot, *, wait: bool = False) -> bool | None:
+        """Collect a background snapshot: True once written, False if it failed, None if still running."""
+        pid, status = os.waitpid(pending.pid, 0 if wait else os.WNOHANG)
+        if pid == 0:
+            return None
+        if os.waitstatus_to_exitcode(status) != 0:
+            logger.error("engine snapshot at sequence %d failed (child status %d)", pending.sequence, status)
+            return False
+        self.snapshot_sequence = max(self.snapshot_sequence, pending.sequence)
+        removed = self.journal.prune(keep_snapshots=KEEP_SNAPSHOTS)
+        logger.info(
+            "engine snapshot at sequence %d written in the background in %.2f s; %d old files removed",
+            pending.sequence, time.monotonic() - pending.started, len(removed),
+        )  # fmt: skip
+        return True
+
     def close(self, *, snapshot: bool = True) -> None:
         """Snapshot (unless told not to, or failed) and close the journal."""
         if snapshot and self.failed is None and self.engine.last_seq != self.snapshot_sequence:
             self.snapshot()
         self.journal.close()
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
+
+
+class JournalLocked(JournalError):
+    """Another process holds the journal directory."""
+
+
+def _lock(directory: Path) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise JournalLocked(f"journal {directory} is in use by another process") from None
+    return descriptor

@@ -308,6 +308,21 @@ class Engine:
         book = self._book(symbol)
         return None if book is None else book.best_ask()
 
+    def last_price(self, symbol: str) -> int | None:
+        """Return the price of a market's last trade in ticks (None before its first)."""
+        book = self._book(symbol)
+        return None if book is None else book.last_price
+
+    def market_config(self, symbol: str) -> MarketConfig | None:
+        """Return a market's configuration (None for an unknown market)."""
+        book = self._book(symbol)
+        return None if book is None else book.config
+
+    def resting_orders(self, symbol: str) -> int:
+        """Return how many orders rest in a market's book (0 for an unknown market)."""
+        book = self._book(symbol)
+        return 0 if book is None else len(book.orders)
+
     def depth(self, symbol: str, levels: int = 10) -> Depth | None:
         """Return the best `levels` price levels of each side as (price, qty, orders) tuples."""
         book = self._book(symbol)

@@ -56,6 +56,33 @@ def encode(command: Command, source: str | None = None) -> bytes:
         raise WireError(f"{type(command).__name__} cannot be encoded: {error}") from error
 
 
+def encode_fields(kind: object, fields: list | tuple, source: str | None = None) -> tuple[bytes, tuple]:
+    """Return (payload, fields) for a command given as a kind number and its fields.
+
+    The form commands arrive in from outside (the worker's stream): the fields come back with
+    their constants canonical, ready for `APPLY[kind](engine, *fields)`, and the payload is what
+    `encode` would write for the same command. Trailing fields with defaults may be left out.
+    Raises `WireError` for an unknown kind, a wrong number of fields, or an unencodable field;
+    field values are the engine's to judge (it rejects bad ones with a reason).
+    """
+    command_type = TYPES.get(kind) if type(kind) is int else None
+    if command_type is None:
+        raise WireError(f"unknown command kind {kind!r}")
+    names = command_type._fields
+    if len(fields) != len(names):
+        missing = names[len(fields) :]
+        if len(fields) > len(names) or any(name not in command_type._field_defaults for name in missing):
+            expected = f"{len(names)} fields ({', '.join(names)})"
+            raise WireError(f"{command_type.__name__} takes {expected}, got {len(fields)}")
+        fields = [*fields, *(command_type._field_defaults[name] for name in missing)]
+    constant = CONSTANTS.get
+    try:
+        fields = tuple(constant(value, value) if type(value) is str else value for value in fields)
+        return marshal.dumps((kind, source, *fields), MARSHAL_VERSION), fields
+    except ValueError as error:
+        raise WireError(f"{command_type.__name__} cannot be encoded: {error}") from error
+
+
 def decode(payload: bytes) -> tuple[Command, str | None]:
     """Return (command, source) from a payload."""
     try:

@@ -1,0 +1,151 @@
+"""Run a real engine worker for a test: its own shard, journal and pipe, on the test Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from engine.streams import Keys, command_entry, unpack
+from engine.worker import WorkerConfig
+from exchange_console.paths import BASE_DIR
+
+BTC_USD = {"symbol": "BTC-USD", "tick_size": "0.01", "lot_size": "0.001", "band_bps": None}
+ETH_USD = {"symbol": "ETH-USD", "tick_size": "0.01", "lot_size": "0.0001", "band_bps": None}
+
+
+def unique_shard() -> str:
+    """A shard name no other test uses, so tests share one Redis without meeting."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def worker_config(directory: Path, shard: str | None = None, **overrides) -> WorkerConfig:
+    options = {
+        "shard": shard or unique_shard(),
+        "journal_dir": str(directory / "journal"),
+        "redis_url": settings.REDIS_URL,
+        "markets": [BTC_USD, ETH_USD],
+    }
+    options.update(overrides)
+    return WorkerConfig(**options)
+
+
+class WorkerProcess:
+    """A worker subprocess and what it says on its pipe (heartbeats, ready, metrics)."""
+
+    def __init__(self, config: WorkerConfig, directory: Path) -> None:
+        self.config = config
+        self.keys = Keys(config.shard)
+        path = directory / f"worker-{config.shard}.json"
+        path.write_text(config.to_json())
+        read_end, write_end = os.pipe()
+        self.log = open(directory / f"worker-{config.shard}.log", "ab")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine.worker", "--config", str(path), "--beat-fd", str(write_end)],
+            cwd=BASE_DIR,
+            pass_fds=[write_end],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        os.close(write_end)
+        self.heartbeats = 0
+        self.last_heartbeat = time.monotonic()
+        self.messages: queue.Queue[dict] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(read_end,), daemon=True)
+        self._reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            for line in pipe:
+                if line == b"h\n":
+                    self.heartbeats += 1
+                    self.last_heartbeat = time.monotonic()
+                else:
+                    self.messages.put(json.loads(line))
+
+    def expect(self, kind: str, timeout: float = 20.0) -> dict:
+        """Return the next message of `kind` from the worker; fail if none comes in time."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            if message["type"] == kind:
+                return message
+        raise TimeoutError(f"no {kind!r} message from the worker in {timeout} s; log:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-4000:]
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGCONT)
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def running_worker(directory: Path, config: WorkerConfig | None = None, **overrides) -> Iterator[WorkerProcess]:
+    """Start a worker (a new shard unless `config` says otherwise), wait for it to be ready, stop it after."""
+    worker = WorkerProcess(config or worker_config(directory, **overrides), directory)
+    try:
+        worker.ready = worker.expect("ready")
+        yield worker
+    finally:
+        worker.stop()
+
+
+class Client:
+    """What a trading client does: send command batches, collect acknowledgements from its reply list."""
+
+    def __init__(self, shard: str) -> None:
+        self.keys = Keys(shard)
+        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        self.reply = f"{self.keys.prefix}:test-replies:{uuid.uuid4().hex[:8]}"
+
+    def send(self, commands: list[list]) -> str:
+        return self.redis.xadd(self.keys.commands, command_entry(commands, self.reply)).decode()
+
+    def acks(self, count: int, timeout: float = 20.0) -> dict[str, list]:
+        """Wait for `count` acknowledgements: {entry id: events per command}."""
+        found: dict[str, list] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(found)} of {count} acknowledgements after {timeout} s")
+            item = self.redis.blpop([self.reply], timeout=min(left, 1.0))
+            if item is not None:
+                entry_id, results = unpack(item[1])
+                found[entry_id] = results
+        return found
+
+    def request(self, commands: list[list], timeout: float = 20.0) -> list:
+        entry_id = self.send(commands)
+        acks = self.acks(1, timeout)
+        assert list(acks) == [entry_id]
+        return acks[entry_id]
