@@ -406,7 +406,9 @@ class Worker:
         """Send every journaled acknowledgement: to the event stream and to each reply list."""
         if not self.unpublished:
             return
-        pipeline = self.redis.pipeline(transaction=False)
+        # One transaction: a crash can never leave an acknowledgement on the event stream but not
+        # on its reply list (recovery republishes only what the event stream lacks).
+        pipeline = self.redis.pipeline(transaction=True)
         stream, maxlen = self.keys.events, self.config.events_maxlen
         for pending in self.unpublished:
             ack = pack([pending.entry_id, pending.results])
