@@ -13,6 +13,8 @@ from django.views.decorators.cache import never_cache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from engine.streams import DEFAULT_SHARD, Keys, unpack
+
 PROBE_TIMEOUT_SECONDS = 1.0
 
 
@@ -62,10 +64,40 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "alive"})
 
 
+def engine_heartbeat() -> dict[str, object]:
+    """The engine's heartbeat age as the web tier sees it.
+
+    Reported, not required: a console whose engine is down must keep serving (the status page,
+    the incident tools), so the engine never makes this process "not ready".
+    """
+    shard = getattr(settings, "ENGINE_SHARD", DEFAULT_SHARD)
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=PROBE_TIMEOUT_SECONDS,
+        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        beat, status = client.get(Keys(shard).heartbeat), client.get(Keys(shard).status)
+    except redis.RedisError as error:
+        return {"shard": shard, "alive": False, "error": f"{type(error).__name__}: {error}"}
+    finally:
+        client.close()
+    heartbeat = unpack(beat) if beat else None
+    return {
+        "shard": shard,
+        "alive": heartbeat is not None,
+        "heartbeat_age_seconds": round(max(time.time() - heartbeat["time"], 0.0), 3) if heartbeat else None,
+        "last_sequence": heartbeat["sequence"] if heartbeat else None,
+        "state": unpack(status).get("state") if status else None,
+    }
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = run_checks()
     ready = all(result["ok"] for result in checks.values())
     failing = [name for name, result in checks.items() if not result["ok"]]
     body = {"status": "ready" if ready else "not_ready", "failing": failing, "checks": checks}
+    body["engine"] = engine_heartbeat()
     return JsonResponse(body, status=200 if ready else 503)

@@ -8,12 +8,14 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from console import health
+from engine import prometheus
 
 urlpatterns = [
     # The public status page takes "/" when it lands; until then "/" leads to the console.
     path("", RedirectView.as_view(pattern_name="console:home", permanent=False)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", prometheus.metrics, name="metrics"),
     path("accounts/", include("console.auth_urls")),
     path("console/", include("console.urls")),
     path("admin/", admin.site.urls),
