@@ -393,6 +393,7 @@ class Supervisor:
             "worker_pid": worker.process.pid if worker else None,
             "heartbeat_age": round(now - worker.last_heartbeat, 3) if worker else None,
             "restarts": self.restarts,
+            "journal_dir": self.config.worker.journal_dir,
             "time": time.time(),
             **extra,
         }

@@ -51,6 +51,7 @@ logger = logging.getLogger("engine.worker")
 
 NEVER = 2**62
 HEARTBEAT_TTL_MS = 2_000
+REDIS_RETRY_MAX = 0.2  # seconds between attempts to reach Redis: it counts in the RTO of a restart
 METRICS_KEPT = 7 * 3600  # one-second snapshots kept in Redis: at least six hours (issue 4)
 
 
@@ -257,7 +258,7 @@ class Worker:
             except redis.RedisError as error:
                 logger.warning("engine worker: Redis unavailable (%s); retrying", error)
                 self._sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, REDIS_RETRY_MAX)
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, heartbeating: waiting for Redis is not a hang."""
@@ -319,7 +320,7 @@ class Worker:
             except redis.RedisError as error:
                 logger.warning("engine worker: Redis error (%s); retrying", error)
                 self._sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, REDIS_RETRY_MAX)
                 continue
             if found:
                 self._process(found[0][1])

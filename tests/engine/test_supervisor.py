@@ -2,73 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
 
-from engine.models import EngineEvent, Market
 from engine.streams import Keys, pack, unpack
-from exchange_console.paths import BASE_DIR
-from tests.support.engine import Client, unique_shard
-from tests.support.processes import child_env, wait_for
+from tests.support.engine import Client, events, market_shard, status, supervisor, wait_for_event
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
-
-FAST = ["--heartbeat-timeout", "0.6", "--backoff-initial", "0.05", "--lease-ttl", "1.5"]
 
 
 @pytest.fixture
 def shard() -> str:
-    name = unique_shard()
-    Market.objects.create(symbol="BTC-USD", shard=name, tick_size="0.01", lot_size="0.001", band_bps=None)
-    return name
-
-
-@contextlib.contextmanager
-def supervisor(tmp_path: Path, shard: str, *options: str, journal: Path | None = None) -> Iterator[subprocess.Popen]:
-    log = tmp_path / f"supervisor-{uuid.uuid4().hex[:6]}.log"
-    command = [sys.executable, "manage.py", "run_engine", "--shard", shard, *FAST, *options]
-    command += ["--journal-dir", str(journal or tmp_path / "journal")]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=child_env(), stdout=output, stderr=subprocess.STDOUT)
-    process.log = log
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def events(shard: str, kind: str | None = None) -> list[EngineEvent]:
-    found = EngineEvent.objects.filter(shard=shard).order_by("at", "id")
-    return list(found.filter(kind=kind) if kind else found)
-
-
-def wait_for_event(shard: str, kind: str, count: int = 1, *, timeout: float = 30, process=None) -> EngineEvent:
-    wait_for(
-        lambda: len(events(shard, kind)) >= count, timeout=timeout, what=f"{count} {kind} event(s)", process=process
-    )
-    return events(shard, kind)[count - 1]
-
-
-def status(shard: str) -> dict:
-    raw = redis.Redis.from_url(settings.REDIS_URL).get(Keys(shard).status)
-    return unpack(raw) if raw else {}
+    return market_shard()
 
 
 def order(client_id: str, price: int = 9_000) -> list:

@@ -149,3 +149,65 @@ class Client:
         acks = self.acks(1, timeout)
         assert list(acks) == [entry_id]
         return acks[entry_id]
+
+
+# -- the supervised engine (`manage.py run_engine`) as a real process; these need the database --
+
+FAST = ["--heartbeat-timeout", "0.6", "--backoff-initial", "0.05", "--lease-ttl", "1.5"]
+
+
+def market_shard(symbols: tuple[str, ...] = ("BTC-USD",)) -> str:
+    """A new shard with markets in the database (no band: tests trade far from any reference)."""
+    from engine.models import Market
+
+    name = unique_shard()
+    for symbol in symbols:
+        Market.objects.create(symbol=symbol, shard=name, tick_size="0.01", lot_size="0.001", band_bps=None)
+    return name
+
+
+@contextlib.contextmanager
+def supervisor(
+    tmp_path: Path, shard: str, *options: str, journal: Path | None = None, env: dict | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run `manage.py run_engine` for `shard` (fast failure detection); terminate it after."""
+    from tests.support.processes import child_env
+
+    log = tmp_path / f"supervisor-{uuid.uuid4().hex[:6]}.log"
+    command = [sys.executable, "manage.py", "run_engine", "--shard", shard, *FAST, *options]
+    command += ["--journal-dir", str(journal or tmp_path / "journal")]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env or child_env(), stdout=output, stderr=subprocess.STDOUT
+        )
+    process.log = log
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def events(shard: str, kind: str | None = None) -> list:
+    from engine.models import EngineEvent
+
+    found = EngineEvent.objects.filter(shard=shard).order_by("at", "id")
+    return list(found.filter(kind=kind) if kind else found)
+
+
+def wait_for_event(shard: str, kind: str, count: int = 1, *, timeout: float = 30, process=None):
+    from tests.support.processes import wait_for
+
+    what = f"{count} {kind} event(s)"
+    wait_for(lambda: len(events(shard, kind)) >= count, timeout=timeout, what=what, process=process)
+    return events(shard, kind)[count - 1]
+
+
+def status(shard: str, redis_url: str | None = None) -> dict:
+    raw = redis.Redis.from_url(redis_url or settings.REDIS_URL).get(Keys(shard).status)
+    return unpack(raw) if raw else {}
