@@ -6,6 +6,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from console import api as console_api
+from engine import api as engine_api
 
 router = DefaultRouter()
 router.register("users", console_api.UserViewSet, basename="user")
@@ -14,5 +15,10 @@ router.register("audit", console_api.AuditEntryViewSet, basename="audit")
 urlpatterns = [
     path("me/", console_api.me, name="api-me"),
     path("auth/token/", console_api.ObtainTokenView.as_view(), name="api-token"),
+    path("markets/", engine_api.markets, name="api-markets"),
+    path("markets/<str:symbol>/mode/", engine_api.change_mode, name="api-market-mode"),
+    path("orders/", engine_api.place_order, name="api-orders"),
+    path("orders/batch/", engine_api.place_batch, name="api-orders-batch"),
+    path("orders/<int:order_id>/", engine_api.cancel_order, name="api-order"),
     *router.urls,
 ]

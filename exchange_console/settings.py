@@ -134,6 +134,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic work is declared here, in one place; each capability adds its entries.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
+# The engine: the shard this installation's processes serve unless told otherwise (a market's
+# orders go to its own `Market.shard`), and how long the order gateway waits for an
+# acknowledgement before answering 503.
+ENGINE_SHARD = env_str("ENGINE_SHARD", "main")
+ENGINE_ORDER_TIMEOUT = env_int("ENGINE_ORDER_TIMEOUT", 5, minimum=1)
+
 # Authentication: Django's sessions for the console, tokens for the API, and a lockout
 # after repeated failures (django-axes) for both.
 AUTHENTICATION_BACKENDS = [

@@ -119,6 +119,16 @@ def running_worker(directory: Path, config: WorkerConfig | None = None, **overri
         worker.stop()
 
 
+def wait_for_heartbeat(shard: str, timeout: float = 5.0) -> None:
+    """Wait for a shard's heartbeat key: a worker says "ready" on its pipe just before it first writes it."""
+    client, key = redis.Redis.from_url(settings.REDIS_URL), Keys(shard).heartbeat
+    deadline = time.monotonic() + timeout
+    while not client.exists(key):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no heartbeat from shard {shard} in {timeout} s")
+        time.sleep(0.01)
+
+
 class Client:
     """What a trading client does: send command batches, collect acknowledgements from its reply list."""
 

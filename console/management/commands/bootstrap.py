@@ -1,4 +1,4 @@
-"""Prepare a local installation: role groups and one demo user per role, shown once."""
+"""Prepare a local installation: role groups, demo markets, and demo users (one per role and a trader), shown once."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from django.core.management.base import BaseCommand
 from console import services
 from console.models import AuditEntry
 from console.permissions import Role
+from engine import services as engine_services
 from exchange_console.paths import VAR_DIR
 
 DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-users.txt"
+DEMO_TRADER = "demo-trader"
 
 
 class Command(BaseCommand):
-    help = "Create the role groups and, on first run, a demo user for each role (passwords printed once)."
+    help = (
+        "Create the role groups and, on first run, the demo markets (when there are none), a demo user "
+        "for each role and a demo trader holding engine.trade (passwords printed once)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--no-demo-users", action="store_true", help="Create the role groups only.")
@@ -25,19 +30,25 @@ class Command(BaseCommand):
         services.ensure_role_groups()
         if no_demo_users:
             return
-        User = get_user_model()
-        created = []
-        for role in Role:
-            username = f"demo-{role.group_name}"
-            if User.objects.filter(username=username).exists():
-                continue
-            password = secrets.token_urlsafe(12)
-            services.create_user(
-                username=username, role=role, password=password, by=None, source=AuditEntry.Source.SYSTEM
-            )
-            created.append((username, role.label, password))
+        markets = engine_services.create_demo_markets(by=None, source=AuditEntry.Source.SYSTEM)
+        if markets:
+            self.stdout.write(f"Demo markets: {', '.join(market.symbol for market in markets)}.")
+        created = [user for role in Role if (user := self._demo_user(f"demo-{role.group_name}", role, role.label))]
+        trader = self._demo_user(DEMO_TRADER, None, "Trader")
+        if trader:
+            user = get_user_model().objects.get(username=DEMO_TRADER)
+            engine_services.grant_trading(user=user, by=None, source=AuditEntry.Source.SYSTEM)
+            created.append(trader)
         if created:
             self._announce(created)
+
+    def _demo_user(self, username: str, role: Role | None, label: str) -> tuple[str, str, str] | None:
+        """Create a demo user unless it exists; return (username, label, password) when created."""
+        if get_user_model().objects.filter(username=username).exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        services.create_user(username=username, role=role, password=password, by=None, source=AuditEntry.Source.SYSTEM)
+        return username, label, password
 
     def _announce(self, created: list[tuple[str, str, str]]) -> None:
         lines = [f"  {username:<16} {role:<10} {password}" for username, role, password in created]
