@@ -42,7 +42,7 @@ import psutil
 import redis
 
 from engine.core import REJECTED, TRADE, Engine, MarketConfig
-from engine.core.wire import WireError, encode_fields
+from engine.core.wire import WireError, encode_item
 from engine.durable import BackgroundSnapshot, DurableEngine
 from engine.journal import SyncPolicy
 from engine.streams import Keys, bad_command, entry_key, pack, unpack
@@ -187,7 +187,7 @@ class Worker:
         self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.position = "0-0"  # the last stream entry fully applied
         self.unpublished: list[Pending] = []
-        self.counters: dict[str, MarketCounters] = defaultdict(MarketCounters)
+        self.counters: dict[str, list[int]] = {}
         self.latency = Histogram()
         self.process = psutil.Process()
         self.process.cpu_percent()  # the first reading only starts the clock
@@ -201,6 +201,7 @@ class Worker:
     def run(self) -> int:
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, self._stop)
+        gc.disable()  # collections happen on the heartbeat instead (`_settle`)
         self.beat.heartbeat()
         self._wait_for_redis()
         if self.stopping:
@@ -332,6 +333,7 @@ class Worker:
             self.beat.heartbeat()
             if self.durable is not None:
                 self._announce()
+                self._settle()
         if self.durable is None:
             return
         if now - self.last_metrics >= self.config.metrics_interval:
@@ -339,7 +341,6 @@ class Worker:
             self.last_metrics = now
             self._trim()
             self._record_metrics(self.metrics(interval))
-            self._settle()
         self._snapshot_if_due(now)
 
     def _process(self, entries: list) -> None:
@@ -367,41 +368,46 @@ class Worker:
 
     def _apply(self, work: list[tuple[Pending, list[tuple[int, object]]]]) -> None:
         kinds, values, payloads, slots = [], [], [], []
-        counters = self.counters
+        encode = encode_item
         for pending, commands in work:
-            entry_id, results = pending.entry_id, pending.results
+            prefix, results = pending.entry_id + "/", pending.results
             for index, item in commands:
                 if type(item) is not list or not item:
                     results.append(bad_command("a command is a list: [kind, *fields]"))
                     continue
                 try:
-                    payload, fields = encode_fields(item[0], item[1:], f"{entry_id}/{index}")
+                    kind, payload, fields = encode(item, prefix + str(index))
                 except WireError as error:
                     results.append(bad_command(str(error)))
                     continue
-                kinds.append(item[0])
+                kinds.append(kind)
                 values.append(fields)
                 payloads.append(payload)
                 slots.append((results, len(results)))
                 results.append(None)
         if payloads:
-            outcomes = self.durable.apply_decoded(kinds, values, payloads)
-            for (results, slot), fields, events in zip(slots, values, outcomes, strict=True):
-                results[slot] = events
-                symbol = fields[0] if type(fields[0]) is str else "*"
-                market = counters[symbol]
-                market.commands += 1
-                first = events[0]
-                if first[-1] is REJECTED:
-                    market.rejected += 1
-                else:
-                    market.accepted += 1
-                    if len(events) > 1:
-                        for event in events:
-                            if event[-1] is TRADE:
-                                market.trades += 1
-                                market.volume += event[5]
+            self._count(slots, values, self.durable.apply_decoded(kinds, values, payloads))
         self.unpublished.extend(pending for pending, _ in work)
+
+    def _count(self, slots: list, values: list, outcomes: list) -> None:
+        """Put each command's events in its entry's results, counting them per market for the metrics."""
+        counters = self.counters  # symbol -> [commands, accepted, rejected, trades, volume]
+        for (results, slot), fields, events in zip(slots, values, outcomes, strict=True):
+            results[slot] = events
+            symbol = fields[0]
+            counts = counters.get(symbol) if type(symbol) is str else counters.get("*")
+            if counts is None:
+                counts = counters[symbol if type(symbol) is str else "*"] = [0, 0, 0, 0, 0]
+            counts[0] += 1
+            if events[0][-1] is REJECTED:
+                counts[2] += 1
+                continue
+            counts[1] += 1
+            if len(events) > 1:
+                for event in events:
+                    if event[-1] is TRADE:
+                        counts[3] += 1
+                        counts[4] += event[5]
 
     def _publish(self) -> None:
         """Send every journaled acknowledgement: to the event stream and to each reply list."""
@@ -447,7 +453,14 @@ class Worker:
             pass
 
     def _settle(self) -> None:
-        """Collect young garbage and freeze the survivors: full collections never walk the books."""
+        """Collect young garbage and freeze the survivors (every heartbeat, with automatic GC off).
+
+        The books are long-lived containers that automatic collections would walk again and
+        again (a quarter of the worker's time, measured); the core makes no reference cycles
+        (tests/engine/test_core_garbage.py), so the only cyclic garbage is the loop's own, and a
+        young collection ten times a second finds it while it is young. Survivors are frozen so
+        no collection ever walks them again.
+        """
         gc.collect(1)
         gc.freeze()
 
@@ -475,7 +488,7 @@ class Worker:
         markets = {}
         totals = MarketCounters()
         for symbol in engine.symbols():
-            counters = self.counters.pop(symbol, MarketCounters())
+            counters = MarketCounters(*self.counters.pop(symbol, ()))
             for name in ("commands", "accepted", "rejected", "trades", "volume"):
                 setattr(totals, name, getattr(totals, name) + getattr(counters, name))
             bid, ask = engine.best_bid(symbol), engine.best_ask(symbol)
@@ -495,9 +508,9 @@ class Worker:
                 "resting": engine.resting_orders(symbol),
                 "depth": {"bids": depth.bids, "asks": depth.asks},
             }
-        for counters in self.counters.values():  # commands naming no known market
-            totals.commands += counters.commands
-            totals.rejected += counters.rejected
+        for counts in self.counters.values():  # commands naming no known market
+            totals.commands += counts[0]
+            totals.rejected += counts[2]
         self.counters.clear()
         latency, self.latency = self.latency.summary(), Histogram()
         journal = self.durable.journal

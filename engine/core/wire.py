@@ -83,6 +83,25 @@ def encode_fields(kind: object, fields: list | tuple, source: str | None = None)
         raise WireError(f"{command_type.__name__} cannot be encoded: {error}") from error
 
 
+def encode_item(item: list, source: str | None = None) -> tuple[int, bytes, tuple]:
+    """Return (kind, payload, fields) for a command given as a list `[kind, *fields]`; see `encode_fields`.
+
+    A complete limit order, most of the flow, takes a path with no loops.
+    """
+    if len(item) == 9 and item[0] == 1:
+        _, symbol, account, client_id, side, price, qty, tif, stp = item
+        constant = CONSTANTS.get
+        try:
+            side, tif, stp = constant(side, side), constant(tif, tif), constant(stp, stp)
+            fields = (symbol, account, client_id, side, price, qty, tif, stp)
+            payload = marshal.dumps((1, source, *fields), MARSHAL_VERSION)
+        except (TypeError, ValueError):  # an unhashable or unencodable field: the general path says which
+            pass
+        else:
+            return 1, payload, fields
+    return (item[0], *encode_fields(item[0], item[1:], source))
+
+
 def decode(payload: bytes) -> tuple[Command, str | None]:
     """Return (command, source) from a payload."""
     try:
