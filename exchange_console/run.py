@@ -15,7 +15,7 @@ from exchange_console.embedded_redis import EmbeddedRedis
 from exchange_console.paths import BASE_DIR, VAR_DIR
 
 
-def prepare_database() -> None:
+def prepare_database() -> bool:
     import django
     from django.conf import settings
     from django.core.management import call_command
@@ -25,14 +25,24 @@ def prepare_database() -> None:
     call_command("bootstrap")
     if settings.PRODUCTION:  # production serves hashed copies, which collectstatic makes
         call_command("collectstatic", interactive=False, verbosity=0)
+    return settings.PRODUCTION
 
 
-def run_procfile() -> int:
+def procfile_processes(production: bool) -> list[str]:
+    """The Procfile's process names to start: the demo simulator only in development, unless SIMULATE=0."""
+    names = [line.split(":", 1)[0] for line in (BASE_DIR / "Procfile").read_text().splitlines() if ":" in line]
+    if production or os.environ.get("SIMULATE", "1") == "0":
+        names.remove("simulator")
+    return names
+
+
+def run_procfile(processes: list[str]) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # The Procfile says `python`, `celery`, `uvicorn`: the ones installed beside us.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-d", str(BASE_DIR)], env=env
+        [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-d", str(BASE_DIR), *processes],
+        env=env,
     )
     # Ctrl-C reaches honcho too (same process group); it stops its children, we wait for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -50,13 +60,14 @@ def main() -> int:
         os.environ["REDIS_URL"] = server.url
         print(f"Embedded Redis at {server.url} (set REDIS_URL to use another).", flush=True)
     try:
-        prepare_database()
+        production = prepare_database()
         print("Console: http://127.0.0.1:{} (Ctrl-C stops everything)".format(os.environ.get("WEB_PORT", "8000")))
-        return run_procfile()
+        return run_procfile(procfile_processes(production))
     finally:
         if redis_process is not None:
             redis_process.terminate()
             redis_process.wait(timeout=10)
+            server.stop()  # a Redis drill may have restarted it as a daemon: stop that one too
 
 
 if __name__ == "__main__":

@@ -132,13 +132,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic work is declared here, in one place; each capability adds its entries.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Engine health by the minute is kept 90 days for post-mortem charts (issue 4).
+    "engine-prune-health": {"task": "engine.prune_health", "schedule": timedelta(hours=6)},
+}
 
 # The engine: the shard this installation's processes serve unless told otherwise (a market's
 # orders go to its own `Market.shard`), and how long the order gateway waits for an
 # acknowledgement before answering 503.
 ENGINE_SHARD = env_str("ENGINE_SHARD", "main")
 ENGINE_ORDER_TIMEOUT = env_int("ENGINE_ORDER_TIMEOUT", 5, minimum=1)
+# A Prometheus scrape of /metrics sends this as a bearer token; unset, only console users may read it.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # Authentication: Django's sessions for the console, tokens for the API, and a lockout
 # after repeated failures (django-axes) for both.
