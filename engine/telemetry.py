@@ -169,8 +169,8 @@ class Recorder:
             return
         try:
             async_to_sync(self.layer.group_send)(HEALTH_GROUP, message)
-        except Exception:  # the dashboard is a reader: never let it stop the supervisor
-            logger.warning("engine %s: could not publish to %s", self.shard, HEALTH_GROUP, exc_info=True)
+        except Exception as error:  # the dashboard is a reader: never let it stop the supervisor
+            logger.warning("engine %s: could not publish to %s: %s", self.shard, HEALTH_GROUP, error)
 
 
 def prune_health(now: datetime | None = None) -> int:
