@@ -46,14 +46,15 @@ OID, ACCOUNT, CLIENT_ID, IS_BUY, PRICE, BASE, TIF, STP = range(8)
 
 
 class Level:
-    """The orders resting at one price, oldest first."""
+    """The orders resting at one price, oldest first; `live` of them still in the book, `qty` open lots."""
 
-    __slots__ = ("live", "orders", "price")
+    __slots__ = ("live", "orders", "price", "qty")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.orders: deque[tuple] = deque()
         self.live = 0
+        self.qty = 0  # kept in step with `open` so that depth costs nothing per order
 
 
 class Book:
@@ -136,6 +137,7 @@ class Book:
             heappush(keys, key)
         level.orders.append(record)
         level.live += 1
+        level.qty += qty
         self.orders[record[OID]] = record
         self.open[record[OID]] = qty
 
@@ -144,9 +146,11 @@ class Book:
         del self.orders[record[OID]]  # the record stays in its level's queue until it reaches the head
         level = self.level_of(record)
         live = level.live = level.live - 1
+        open_qty = self.open.pop(record[OID])
+        level.qty -= open_qty
         if not live or len(level.orders) > 2 * live + 32:
             self.tidy(level, record[IS_BUY])
-        return self.open.pop(record[OID])
+        return open_qty
 
     def tidy(self, level: Level, is_buy: bool) -> None:
         """Free a level's dead entries after a removal: all of them, or most when they pile up."""
@@ -207,6 +211,7 @@ class Book:
                     if stp != CANCEL_NEWEST:  # cancel_oldest or cancel_both: the maker goes
                         queue.popleft()
                         level.live -= 1
+                        level.qty -= open_qty
                         del orders[oid], open_[oid]
                         append((seq, oid, open_qty, REASON_STP, CANCELLED))
                     if stp != CANCEL_OLDEST:  # cancel_newest or cancel_both: the taker goes
@@ -220,12 +225,14 @@ class Book:
                     qty -= open_qty
                     queue.popleft()
                     level.live -= 1
+                    level.qty -= open_qty
                     del orders[oid], open_[oid]
                     append((seq, symbol, oid, taker, price, open_qty, TRADE))
                     if not level.live:
                         break
                 else:
                     open_[oid] = open_qty - qty
+                    level.qty -= qty
                     append((seq, symbol, oid, taker, price, qty, TRADE))
                     qty = 0
             if not level.live:
@@ -267,7 +274,7 @@ class Book:
                 break
             level = levels[key]
             if level.live:
-                found.append((level.price, sum(self.open[entry[OID]] for entry in self._live(level)), level.live))
+                found.append((level.price, level.qty, level.live))
         return found
 
     def resting(self, is_buy: bool) -> Iterator[tuple]:

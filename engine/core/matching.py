@@ -137,6 +137,7 @@ class Engine:
             else:  # `Book.rest` inlined for its most common case
                 level.orders.append(record)
                 level.live += 1
+                level.qty += qty
                 book.orders[seq] = record
                 book.open[seq] = qty
             return events
@@ -219,9 +220,11 @@ class Engine:
         del book.orders[order_id]  # the record stays in its level's queue until it reaches the head
         level = book.bids[-record[PRICE]] if record[IS_BUY] else book.asks[record[PRICE]]
         live = level.live = level.live - 1
+        open_qty = book.open.pop(order_id)
+        level.qty -= open_qty
         if not live or len(level.orders) > 2 * live + 32:
             book.tidy(level, record[IS_BUY])
-        return [(seq, order_id, book.open.pop(order_id), REASON_USER, CANCELLED)]
+        return [(seq, order_id, open_qty, REASON_USER, CANCELLED)]
 
     def cancel_all(self, symbol: str | None, account: int | None = None) -> list[Event]:
         """Cancel a market's resting orders, or an account's in one market or in all of them."""
@@ -248,6 +251,7 @@ class Engine:
         if price == record[PRICE] and qty <= open_qty:  # a smaller order keeps its place in the queue
             if qty < open_qty:
                 book.open[order_id] = qty
+                book.level_of(record).qty -= open_qty - qty
                 book.replace(record, (*record[:BASE], record[BASE] - open_qty + qty, *record[BASE + 1 :]))
             return [(seq, order_id, price, qty, True, AMENDED)]
         is_buy = record[IS_BUY]

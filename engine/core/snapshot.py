@@ -97,6 +97,7 @@ def _unpack(state: tuple) -> Engine:
                 level = levels[sign * price] = Level(price)
                 level.orders = deque(records)
                 level.live = len(records)
+                level.qty = sum(open_[record[OID]] for record in records)
                 keys.append(sign * price)
                 book.orders.update({record[OID]: record for record in records})
             heapify(keys)

@@ -245,8 +245,14 @@ class EngineAgreesWithModel(RuleBasedStateMachine):
                 )
                 assert state.filled == order.filled
             depth = self.engine.depth(symbol, levels=1_000)
-            assert sum(count for _, _, count in depth.bids + depth.asks) == len(resting)
-            assert sum(qty for _, qty, _ in depth.bids + depth.asks) == sum(order.qty for order in resting)
+            levels: dict[tuple[str, int], list[int]] = {}
+            for order in resting:
+                level = levels.setdefault((order.side, order.price), [0, 0])
+                level[0] += order.qty
+                level[1] += 1
+            shown = {("buy", price): [qty, count] for price, qty, count in depth.bids}
+            shown |= {("sell", price): [qty, count] for price, qty, count in depth.asks}
+            assert shown == levels  # every level's open quantity and order count, kept incrementally
 
     @invariant()
     def quantities_are_conserved(self) -> None:
