@@ -67,6 +67,7 @@ class SupervisorConfig:
     lease_ttl: float = 3.0
     stop_timeout: float = 30.0
     relay_timeout: float = 10.0
+    standby: bool = True  # keep a started worker waiting, to restart without the interpreter's start-up
 
 
 @dataclass
@@ -79,6 +80,15 @@ class Running:
     last_heartbeat: float
     ready: bool = False
     buffer: bytes = b""
+
+
+@dataclass
+class Standby:
+    """A worker process started ahead of need, waiting for a line on `go`."""
+
+    process: subprocess.Popen
+    pipe: int
+    go: int
 
 
 @dataclass
@@ -102,6 +112,7 @@ class Supervisor:
     failures: deque = field(default_factory=deque)
     next_start: float = 0.0
     relays: dict[str, Relay] = field(default_factory=dict)
+    standby: Standby | None = None
 
     def __post_init__(self) -> None:
         worker = self.config.worker
@@ -146,11 +157,15 @@ class Supervisor:
             self._publish_status()
 
     def _spawn(self) -> None:
-        read_end, write_end = os.pipe()
-        command = [sys.executable, "-m", "engine.worker", "--config", str(self.config_path)]
-        process = subprocess.Popen([*command, "--beat-fd", str(write_end)], pass_fds=[write_end])
-        os.close(write_end)
-        os.set_blocking(read_end, False)
+        standby, self.standby = self.standby, None
+        if standby is not None and standby.process.poll() is None:
+            process, read_end = standby.process, standby.pipe
+            os.write(standby.go, b"go\n")  # already started and imported: it recovers at once
+            os.close(standby.go)
+        else:
+            if standby is not None:
+                self._discard(standby)
+            process, read_end = self._start_process()
         now = time.monotonic()
         self.worker = Running(process, read_end, now, now)
         self.state = "recovering"
@@ -161,6 +176,41 @@ class Supervisor:
             )  # fmt: skip
         else:
             self.recorder.record("started", f"worker started (pid {process.pid})", detail={"pid": process.pid})
+
+    def _start_process(self, go: int | None = None) -> tuple[subprocess.Popen, int]:
+        """Start a worker process; with `go`, a standby that waits for a line on that descriptor."""
+        read_end, write_end = os.pipe()
+        command = [sys.executable, "-m", "engine.worker", "--config", str(self.config_path)]
+        command += ["--beat-fd", str(write_end)]
+        descriptors = [write_end]
+        if go is not None:
+            command += ["--standby-fd", str(go)]
+            descriptors.append(go)
+        process = subprocess.Popen(command, pass_fds=descriptors)
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        return process, read_end
+
+    def _prepare_standby(self) -> None:
+        """Keep a worker started and imported, waiting: a restart then skips the interpreter's start.
+
+        Started only once the worker is ready, so it never competes with a recovery for the CPU.
+        """
+        if self.standby is not None or not self.config.standby:
+            return
+        go_read, go_write = os.pipe()
+        process, read_end = self._start_process(go=go_read)
+        os.close(go_read)
+        self.standby = Standby(process, read_end, go_write)
+
+    def _discard(self, standby: Standby) -> None:
+        os.close(standby.go)  # end of file: a waiting standby leaves
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            standby.process.wait(timeout=5)
+        if standby.process.poll() is None:
+            standby.process.kill()
+            standby.process.wait()
+        os.close(standby.pipe)
 
     def _listen(self, timeout: float) -> None:
         worker = self.worker
@@ -195,6 +245,7 @@ class Supervisor:
         worker.ready = True
         worker.last_heartbeat = time.monotonic()
         self.state = "running"
+        self._prepare_standby()
         self.recorder.record(
             "recovered",
             f"recovered to sequence {recovery['last_sequence']}: {recovery['replayed']:,} commands replayed "
@@ -255,7 +306,9 @@ class Supervisor:
             return
         self.consecutive_failures += 1
         self.restarts += 1
-        delay = min(self.config.backoff_initial * 2 ** (self.consecutive_failures - 1), self.config.backoff_max)
+        # The first restart is immediate (that is the RTO); then 0.1 s, 0.2 s, ... up to backoff_max.
+        exponent = self.consecutive_failures - 2
+        delay = 0.0 if exponent < 0 else min(self.config.backoff_initial * 2**exponent, self.config.backoff_max)
         self.next_start = now + delay
 
     # -- lease ------------------------------------------------------------------------------
@@ -417,6 +470,9 @@ class Supervisor:
     def _shutdown(self) -> None:
         self.recorder.poll_metrics()
         self.recorder.flush()
+        if self.standby is not None:
+            self._discard(self.standby)
+            self.standby = None
         worker = self.worker
         if worker is not None:
             pid = worker.process.pid

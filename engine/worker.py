@@ -64,8 +64,10 @@ class WorkerConfig:
     redis_url: str
     markets: list[dict]  # MarketConfig fields by name
     policy: str = SyncPolicy.FSYNC.value
-    snapshot_every: int = 1_000_000  # commands between snapshots...
-    snapshot_interval: float = 60.0  # ...or seconds, whichever comes first (if anything changed)
+    # Snapshots are written by a forked child (no pause), so they can be frequent: recovery
+    # replays at most this many commands, or this many seconds of flow.
+    snapshot_every: int = 200_000  # commands between snapshots...
+    snapshot_interval: float = 30.0  # ...or seconds, whichever comes first (if anything changed)
     max_entries: int = 256  # stream entries per read...
     commit_commands: int = 4096  # ...journaled in group commits of about this many commands each
     heartbeat_interval: float = 0.1
@@ -573,8 +575,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one engine worker (normally started by run_engine).")
     parser.add_argument("--config", required=True, help="path of the worker's JSON configuration")
     parser.add_argument("--beat-fd", type=int, help="descriptor of the pipe to the supervisor")
+    parser.add_argument("--standby-fd", type=int, help="wait for a line on this descriptor before starting")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    if args.standby_fd is not None:  # a standby: everything imported, nothing opened yet
+        try:
+            with os.fdopen(args.standby_fd, "rb") as go:
+                if not go.readline():
+                    return 0  # the supervisor let us go unused
+        except KeyboardInterrupt:  # Ctrl-C reaches the whole process group
+            return 0
     config = WorkerConfig.from_json(Path(args.config).read_text())
     try:
         return Worker(config, Beat(args.beat_fd)).run()

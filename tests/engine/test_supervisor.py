@@ -7,6 +7,7 @@ import signal
 import time
 import uuid
 
+import psutil
 import pytest
 import redis
 from django.conf import settings
@@ -33,10 +34,12 @@ def test_a_killed_worker_is_restarted_and_recovers_what_it_acknowledged(tmp_path
         client = Client(shard)
         assert client.request([order("before")])[0][0][-1] == "accepted"
         pid = status(shard)["worker_pid"]
+        standby = wait_for_standby(process.pid)
         os.kill(pid, signal.SIGKILL)
         crashed = wait_for_event(shard, "crashed", process=process)
         recovered = wait_for_event(shard, "recovered", 2, process=process)
         after = client.request([order("after")])[0]
+        assert recovered.detail["pid"] == standby  # the waiting standby took over
         duplicate = client.request([order("before")])[0]
     assert crashed.severity == "critical"
     assert crashed.detail["signal"] == signal.SIGKILL
@@ -47,6 +50,19 @@ def test_a_killed_worker_is_restarted_and_recovers_what_it_acknowledged(tmp_path
     assert duplicate[0][1] == "duplicate_client_order_id"  # and is known: resending it is safe
 
 
+def wait_for_standby(supervisor_pid: int) -> int:
+    """The pid of the supervisor's standby worker, once it has one."""
+    found = []
+
+    def standby() -> bool:
+        children = psutil.Process(supervisor_pid).children()
+        found[:] = [child.pid for child in children if "--standby-fd" in child.cmdline()]
+        return bool(found)
+
+    wait_for(standby, timeout=20, what="a standby worker")
+    return found[0]
+
+
 def test_a_hung_worker_is_killed_and_restarted(tmp_path, shard):
     with supervisor(tmp_path, shard) as process:
         wait_for_event(shard, "recovered", process=process)
@@ -55,7 +71,7 @@ def test_a_hung_worker_is_killed_and_restarted(tmp_path, shard):
         hung = wait_for_event(shard, "hung", process=process)
         wait_for_event(shard, "recovered", 2, process=process)
         assert Client(shard).request([order("alive")])[0][0][-1] == "accepted"
-        assert status(shard)["worker_pid"] != pid
+        wait_for(lambda: status(shard)["worker_pid"] != pid, timeout=5, what="the status to name the new worker")
     assert hung.detail["pid"] == pid
     assert hung.detail["silent_seconds"] >= 0.6
     with pytest.raises(ProcessLookupError):
