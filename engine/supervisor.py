@@ -57,7 +57,7 @@ return 0
 @dataclass
 class SupervisorConfig:
     worker: WorkerConfig
-    heartbeat_timeout: float = 1.0  # silence that means the worker hangs
+    heartbeat_timeout: float = 0.5  # silence that means the worker hangs: five missed heartbeats
     startup_timeout: float = 60.0  # until the worker is ready (a large snapshot loads silently)
     backoff_initial: float = 0.1
     backoff_max: float = 10.0

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--policy", choices=[policy.value for policy in SyncPolicy], default=SyncPolicy.FSYNC)
         parser.add_argument("--snapshot-every", type=int, default=200_000, help="commands between snapshots")
         parser.add_argument("--snapshot-interval", type=float, default=30.0, help="seconds between snapshots")
-        parser.add_argument("--heartbeat-timeout", type=float, default=1.0, help="silence (s) that means a hang")
+        parser.add_argument("--heartbeat-timeout", type=float, default=0.5, help="silence (s) that means a hang")
         parser.add_argument("--crash-loop-failures", type=int, default=5)
         parser.add_argument("--crash-loop-window", type=float, default=60.0, help="seconds")
         parser.add_argument("--backoff-initial", type=float, default=0.1, help="first restart delay (s)")
