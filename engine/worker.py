@@ -176,6 +176,7 @@ class Pending:
     reply: str | None
     sent_ns: int | None
     results: list = field(default_factory=list)
+    markets: dict[str, int] = field(default_factory=dict)  # commands per market, for per-market latency
 
 
 class Worker:
@@ -191,6 +192,7 @@ class Worker:
         self.unpublished: list[Pending] = []
         self.counters: dict[str, list[int]] = {}
         self.latency = Histogram()
+        self.market_latency: dict[str, Histogram] = {}
         self.process = psutil.Process()
         self.process.cpu_percent()  # the first reading only starts the clock
         self.pending_snapshot: BackgroundSnapshot | None = None
@@ -385,7 +387,7 @@ class Worker:
                 kinds.append(kind)
                 values.append(fields)
                 payloads.append(payload)
-                slots.append((results, len(results)))
+                slots.append((pending, len(results)))
                 results.append(None)
         if payloads:
             self._count(slots, values, self.durable.apply_decoded(kinds, values, payloads))
@@ -394,12 +396,14 @@ class Worker:
     def _count(self, slots: list, values: list, outcomes: list) -> None:
         """Put each command's events in its entry's results, counting them per market for the metrics."""
         counters = self.counters  # symbol -> [commands, accepted, rejected, trades, volume]
-        for (results, slot), fields, events in zip(slots, values, outcomes, strict=True):
-            results[slot] = events
-            symbol = fields[0]
-            counts = counters.get(symbol) if type(symbol) is str else counters.get("*")
+        for (pending, slot), fields, events in zip(slots, values, outcomes, strict=True):
+            pending.results[slot] = events
+            symbol = fields[0] if type(fields[0]) is str else "*"
+            markets = pending.markets
+            markets[symbol] = markets.get(symbol, 0) + 1
+            counts = counters.get(symbol)
             if counts is None:
-                counts = counters[symbol if type(symbol) is str else "*"] = [0, 0, 0, 0, 0]
+                counts = counters[symbol] = [0, 0, 0, 0, 0]
             counts[0] += 1
             if events[0][-1] is REJECTED:
                 counts[2] += 1
@@ -427,9 +431,16 @@ class Worker:
                 pipeline.pexpire(pending.reply, 60_000)
         pipeline.execute()
         acked = time.time_ns()
+        histograms = self.market_latency
         for pending in self.unpublished:
             sent = pending.sent_ns or int(pending.entry_id.partition("-")[0]) * 1_000_000
-            self.latency.record(max(acked - sent, 0) / 1000, max(len(pending.results), 1))
+            latency = max(acked - sent, 0) / 1000
+            self.latency.record(latency, max(len(pending.results), 1))
+            for symbol, count in pending.markets.items():
+                histogram = histograms.get(symbol)
+                if histogram is None:
+                    histogram = histograms[symbol] = Histogram()
+                histogram.record(latency, count)
         self.unpublished.clear()
 
     # -- housekeeping -----------------------------------------------------------------------
@@ -509,11 +520,13 @@ class Worker:
                 "last_price": engine.last_price(symbol),
                 "resting": engine.resting_orders(symbol),
                 "depth": {"bids": depth.bids, "asks": depth.asks},
+                "latency_us": self.market_latency.pop(symbol, Histogram()).summary(),
             }
         for counts in self.counters.values():  # commands naming no known market
             totals.commands += counts[0]
             totals.rejected += counts[2]
         self.counters.clear()
+        self.market_latency.clear()
         latency, self.latency = self.latency.summary(), Histogram()
         journal = self.durable.journal
         return {

@@ -98,6 +98,10 @@ def test_metrics_and_heartbeat_are_published(tmp_path):
     assert (btc["best_bid"], btc["best_ask"], btc["spread"], btc["last_price"]) == (9_990, 10_010, 20, 10_010)
     assert btc["depth"] == {"bids": [[9_990, 4, 1]], "asks": [[10_010, 2, 1]]}
     assert btc["mode"] == "open"
+    assert (
+        next(snapshot for snapshot in snapshots if snapshot["commands"])["markets"]["BTC-USD"]["latency_us"]["count"]
+        == 3
+    )
     assert btc["tick_size"] == "0.01"
     assert set(snapshots[-1]["markets"]) == {"BTC-USD", "ETH-USD"}
 
