@@ -152,3 +152,21 @@ def test_mode_changes_are_relayed_honoured_and_recorded(tmp_path, shard, command
     assert change.actor == commander
     assert change.reason == "incident 42"
     assert change.detail == {"symbol": "BTC-USD", "previous": "open", "mode": "halted", "cancelled": 1}
+
+
+def test_a_supervisor_that_loses_its_lease_stops_its_worker_at_once(tmp_path, shard):
+    """Someone else holds the lease (it expired while this supervisor was stalled): it must not run on."""
+    connection = redis.Redis.from_url(settings.REDIS_URL)
+    with supervisor(tmp_path, shard) as process:
+        wait_for_event(shard, "recovered", process=process)
+        pid = status(shard)["worker_pid"]
+        connection.set(Keys(shard).lease, b"another-supervisor", px=2_000)
+        lost = wait_for_event(shard, "lease_lost", process=process)
+        wait_for(
+            lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", timeout=10, what="exit"
+        )
+        # When the other holder's lease expires, this supervisor takes the shard again.
+        wait_for_event(shard, "lease_acquired", 2, process=process)
+        wait_for_event(shard, "recovered", 2, process=process)
+    assert lost.severity == "critical"
+    assert "taken by another supervisor" in lost.message
