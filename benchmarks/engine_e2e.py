@@ -165,7 +165,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="orders per stream entry")
     parser.add_argument("--window", type=int, default=8, help="entries in flight per producer")
     parser.add_argument("--only", choices=["reference", "engine"])
+    parser.add_argument("--drain", type=int, metavar="ORDERS", help="only: the worker alone drains a pre-filled stream")
     args = parser.parse_args()
+    if args.drain:
+        drain(args.drain, args.batch)
+        return
     print(
         f"# python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.seconds:.0f} s per run, "
         f"{args.producers} producers, {args.batch} orders per entry, {args.window} entries in flight each"
@@ -230,6 +234,49 @@ def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, 
             worker.terminate()
             worker.wait(timeout=60)
             drainer.join(timeout=10)
+
+
+def drain(orders: int, batch: int) -> None:
+    """The worker's own ceiling: fill the stream first, then time the worker through all of it."""
+    rng = random.Random(1)  # noqa: S311 (a workload, not secrets)
+    with tempfile.TemporaryDirectory() as directory:
+        server = EmbeddedRedis(Path(directory) / "redis")
+        (Path(directory) / "redis").mkdir()
+        server.ensure_daemon()
+        try:
+            connection = redis.Redis.from_url(server.url)
+            pipeline, number = connection.pipeline(transaction=False), 0
+            for _ in range(orders // batch):
+                made = []
+                for _ in range(batch):
+                    number += 1
+                    is_buy = rng.random() < 0.5
+                    away = -rng.randint(1, 6) if rng.random() < 0.03 else 1 + int(rng.expovariate(1 / 8))
+                    price = 100_000 - away if is_buy else 100_000 + away
+                    side, qty = ("buy" if is_buy else "sell"), rng.randint(1, 100)
+                    made.append([1, SYMBOLS[rng.randrange(4)], 1 + rng.randrange(100), f"d{number}", side, price, qty])
+                pipeline.xadd(Keys(SHARD).commands, command_entry(made, "bench:drain"))
+            pipeline.execute()
+            from engine.worker import WorkerConfig
+
+            markets = [{"symbol": symbol, "band_bps": None, "max_qty": 1_000_000} for symbol in SYMBOLS]
+            config = WorkerConfig(SHARD, str(Path(directory) / "journal"), server.url, markets)
+            (Path(directory) / "worker.json").write_text(config.to_json())
+            started = time.perf_counter()
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "engine.worker", "--config", str(Path(directory) / "worker.json")],
+                cwd=ROOT,
+                stderr=subprocess.DEVNULL,
+            )
+            while connection.llen("bench:drain") < orders // batch:
+                time.sleep(0.005)
+            seconds = time.perf_counter() - started
+            worker.terminate()
+            worker.wait(timeout=60)
+        finally:
+            server.stop()
+    print(f"worker alone: {orders:,} orders applied, journaled (fsync) and acknowledged in {seconds:.2f} s "
+          f"= {orders / seconds:,.0f} orders/s (including the worker's start)")  # fmt: skip
 
 
 def _drain(fd: int) -> None:
