@@ -209,6 +209,14 @@ class DurableEngine:
 
         return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
 
+    def commit_applied(self, payloads: Sequence[bytes]) -> None:
+        """Journal commands the caller has already applied to `self.engine`, in that order; see `submit`.
+
+        For the worker, which applies each command as it decodes it. If the caller's applying
+        failed half way, the process must exit without calling this: recovery forgets the batch.
+        """
+        self._commit(payloads, lambda: None, source_of(payloads[-1]) if payloads else self.last_source)
+
     def _commit(self, payloads: Sequence[bytes], run: Callable[[], list[list[Event]]], source: str | None) -> list:
         if self.failed is not None:
             raise DurableEngineFailed("an earlier journal write failed: restart to recover") from self.failed

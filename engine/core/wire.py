@@ -27,6 +27,7 @@ MARSHAL_VERSION = 4
 # Kind numbers are part of the journal format: never renumber, only add.
 KINDS: dict[type, int] = {Limit: 1, Market: 2, Cancel: 3, CancelAll: 4, Amend: 5, SetMode: 6}
 TYPES: dict[int, type] = {number: kind for kind, number in KINDS.items()}
+LIMIT_DEFAULTS = Limit._field_defaults
 # The engine method applying each kind, indexed by kind number (plain functions, see `replay`).
 APPLY = (None, Engine.limit, Engine.market, Engine.cancel, Engine.cancel_all, Engine.amend, Engine.set_mode)
 
@@ -88,8 +89,16 @@ def encode_item(item: list, source: str | None = None) -> tuple[int, bytes, tupl
 
     A complete limit order, most of the flow, takes a path with no loops.
     """
-    if len(item) == 9 and item[0] == 1:
-        _, symbol, account, client_id, side, price, qty, tif, stp = item
+    size = len(item)
+    if item[0] == 1 and 7 <= size <= 9:
+        if size == 9:
+            _, symbol, account, client_id, side, price, qty, tif, stp = item
+        elif size == 8:  # self-trade prevention left to its default
+            _, symbol, account, client_id, side, price, qty, tif = item
+            stp = LIMIT_DEFAULTS["stp"]
+        else:  # time in force too
+            _, symbol, account, client_id, side, price, qty = item
+            tif, stp = LIMIT_DEFAULTS["tif"], LIMIT_DEFAULTS["stp"]
         constant = CONSTANTS.get
         try:
             side, tif, stp = constant(side, side), constant(tif, tif), constant(stp, stp)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.core import BUY, Amend, Cancel, CancelAll, Engine, Limit, Market, MarketConfig, SetMode, digest
-from engine.core.types import CANCEL_BOTH, IOC
-from engine.core.wire import WireError, apply, decode, encode
+from engine.core.types import CANCEL_BOTH, CONSTANTS, IOC
+from engine.core.wire import KINDS, WireError, apply, decode, encode, encode_item
 from tests.engine.conftest import ALICE, BTC, ETH, MAKER, btc_config, buy, sell
 
 EVERY_KIND = [
@@ -85,3 +85,38 @@ def test_a_command_with_fields_of_the_wrong_type_is_journaled_as_it_is_and_rejec
 def test_a_field_marshal_cannot_write_is_refused_before_anything_happens():
     with pytest.raises(WireError, match="Limit cannot be encoded"):
         encode(Limit(BTC, ALICE, "a1", "buy", object(), 1))
+
+
+def _shortened(command) -> list[list]:
+    """The command as a stream sends it, `[kind, *fields]`: whole, and without each trailing default value."""
+    kind, fields = KINDS[type(command)], list(command)
+    forms = [[kind, *fields]]
+    defaults = type(command)._field_defaults
+    while fields and defaults.get(type(command)._fields[len(fields) - 1], object()) == fields[-1]:
+        fields = fields[:-1]
+        forms.append([kind, *fields])
+    return forms
+
+
+@pytest.mark.parametrize(
+    "command",
+    [*EVERY_KIND, Limit(BTC, 7, "d1", "sell", 10_000, 1), Limit(BTC, 7, "d2", "buy", 9_000, 1, "fok"), CancelAll(BTC)],
+    ids=lambda command: type(command).__name__,
+)
+def test_a_command_from_the_stream_is_journaled_exactly_as_the_command_itself(command):
+    """`encode_item` (the worker's fast path) and `encode` write the same bytes and give the same fields."""
+    expected = decode(encode(command, "9-0/3"))
+    for form in _shortened(command):
+        kind, payload, fields = encode_item(form, "9-0/3")
+        assert kind == KINDS[type(command)]
+        assert decode(payload) == expected
+        assert fields == tuple(command)
+        constants = [value for value in fields if isinstance(value, str) and value in CONSTANTS]
+        assert all(value is CONSTANTS[value] for value in constants)  # interned: the engine compares by identity
+
+
+def test_a_stream_command_of_the_wrong_shape_is_refused_with_the_reason():
+    with pytest.raises(WireError, match="Limit takes 8 fields"):
+        encode_item([1, BTC, 7, "x", "buy", 100])
+    with pytest.raises(WireError, match="unknown command kind"):
+        encode_item(["1", BTC])
