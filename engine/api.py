@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, throttle_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from console.permissions import Capability, HasCapability, IsConsoleUser
 from engine import gateway
@@ -39,6 +40,15 @@ from engine.serializers import (
 
 UNAVAILABLE = OpenApiResponse(EngineErrorSerializer, description="The engine cannot answer now; see Retry-After.")
 FIELD_ERRORS = OpenApiResponse(description="Field errors: {field: [messages]}.")
+
+
+class TradingThrottle(UserRateThrottle):
+    """At most `TRADING_RATE_LIMIT` trading requests per user (a batch counts once)."""
+
+    scope = "trading"
+
+
+THROTTLED = OpenApiResponse(description="Too many trading requests: wait for Retry-After seconds.")
 
 
 class CanTrade(BasePermission):
@@ -75,11 +85,13 @@ def markets(request: Request) -> Response:
         201: OrderStateSerializer,
         400: FIELD_ERRORS,
         422: OpenApiResponse(RejectionSerializer, description="The engine refused the order; nothing changed."),
+        429: THROTTLED,
         503: UNAVAILABLE,
     },
 )
 @api_view(["POST"])
 @permission_classes([CanTrade])
+@throttle_classes([TradingThrottle])
 def place_order(request: Request) -> Response:
     """Send an order for your account and wait for the engine's acknowledgement."""
     serializer = OrderSerializer(data=request.data, context={"markets": markets_by_symbol()})
@@ -95,10 +107,11 @@ def place_order(request: Request) -> Response:
 
 @extend_schema(
     request=OrderBatchSerializer,
-    responses={200: BatchAnswerSerializer, 400: FIELD_ERRORS, 503: UNAVAILABLE},
+    responses={200: BatchAnswerSerializer, 400: FIELD_ERRORS, 429: THROTTLED, 503: UNAVAILABLE},
 )
 @api_view(["POST"])
 @permission_classes([CanTrade])
+@throttle_classes([TradingThrottle])
 def place_batch(request: Request) -> Response:
     """Send up to 1,000 orders at once (one stream entry per shard); one result per order, in order.
 
@@ -121,11 +134,13 @@ def place_batch(request: Request) -> Response:
         400: FIELD_ERRORS,
         404: OpenApiResponse(EngineErrorSerializer, description="You have no resting order with this id."),
         422: OpenApiResponse(EngineErrorSerializer, description="The engine refused the cancel."),
+        429: THROTTLED,
         503: UNAVAILABLE,
     },
 )
 @api_view(["DELETE"])
 @permission_classes([CanTrade])
+@throttle_classes([TradingThrottle])
 def cancel_order(request: Request, order_id: int) -> Response:
     """Cancel one of your resting orders (the market named by ?symbol=)."""
     symbol = request.query_params.get("symbol")

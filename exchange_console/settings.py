@@ -198,6 +198,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "console.api.exception_handler",
+    # Per trading user, across every web process (the counts live in the Redis cache): a client
+    # gone wrong is told to slow down (429 with Retry-After) before it can starve the engine.
+    "DEFAULT_THROTTLE_RATES": {"trading": env_str("TRADING_RATE_LIMIT", "6000/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exchange Console API",

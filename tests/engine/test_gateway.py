@@ -13,12 +13,14 @@ import time
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from console import services
 from console.models import AuditEntry
 from engine import services as engine_services
+from engine.api import TradingThrottle
 from engine.models import Market
 from engine.streams import Keys, pack, unpack
 from tests.support.engine import running_worker, unique_shard, wait_for_heartbeat
@@ -192,6 +194,21 @@ def test_it_answers_503_with_retry_after_when_no_worker_runs(no_engine, alice):
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     assert response.json()["code"] == "engine_unavailable"
+
+
+def test_a_trader_over_the_rate_limit_is_told_when_to_come_back(no_engine, monkeypatch):
+    """The limit is checked before anything reaches the engine: here it is not even running."""
+    user = make_trader("hasty-trader")
+    cache.delete(f"throttle_trading_{user.pk}")  # counts kept by an earlier test's user of the same id
+    monkeypatch.setattr(TradingThrottle, "THROTTLE_RATES", {"trading": "2/min"})
+    client = api_client(user)
+
+    answers = [post_order(client).status_code for _ in range(3)]
+
+    assert answers == [503, 503, 429]
+    refused = post_order(client)
+    assert int(refused["Retry-After"]) > 0
+    assert client.get("/api/v1/markets/").status_code == 200  # reading is not throttled
 
 
 # -- cancelling -------------------------------------------------------------------------------
