@@ -51,6 +51,7 @@ logger = logging.getLogger("engine.worker")
 
 NEVER = 2**62
 HEARTBEAT_TTL_MS = 2_000
+NOT_A_COMMAND = "a command is a list: [kind, *fields]"
 REDIS_RETRY_MAX = 0.2  # seconds between attempts to reach Redis: it counts in the RTO of a restart
 METRICS_KEPT = 7 * 3600  # one-second snapshots kept in Redis: at least six hours (issue 4)
 
@@ -290,19 +291,29 @@ class Worker:
         return floor
 
     def _finish_replayed(self, replayed: dict[str, list[tuple[int, list]]]) -> None:
-        """Publish acknowledgements lost in a crash; apply the rest of a half-journaled entry."""
+        """Publish acknowledgements lost in a crash; apply the rest of a half-journaled entry.
+
+        An acknowledgement answers every command of its entry, in order, including those refused
+        before the engine (which have no journal record): their answers are decided again here,
+        the same way, since deciding them depends on nothing but the command.
+        """
         for entry_id in sorted(replayed, key=entry_key):
             found = self.redis.xrange(self.keys.commands, entry_id, entry_id)
-            if not found:
-                continue
-            fields = found[0][1]
-            done = replayed[entry_id]
-            pending = Pending(entry_id, _text(fields.get(b"r")), _int(fields.get(b"t")), [events for _, events in done])
-            commands = _commands(fields)
-            rest = commands[len(done) :] if isinstance(commands, list) else []
+            commands = _commands(found[0][1]) if found else None
+            if not isinstance(commands, list):
+                continue  # gone from Redis (or never readable): nobody can be answered
+            fields, done = found[0][1], dict(replayed[entry_id])
+            pending = Pending(entry_id, _text(fields.get(b"r")), _int(fields.get(b"t")))
+            last_done = max(done)
+            for index, item in enumerate(commands[: last_done + 1]):
+                events = done.get(index)
+                if events is None:
+                    events = bad_command(_refusal(item, f"{entry_id}/{index}"))
+                pending.results.append(events)
+            rest = list(enumerate(commands))[last_done + 1 :]
             if rest:
                 logger.warning("engine worker: entry %s was half journaled; applying the rest", entry_id)
-                self._apply([(pending, [(len(done) + offset, item) for offset, item in enumerate(rest)])])
+                self._apply([(pending, rest)])
             else:
                 self.unpublished.append(pending)
         self._publish()
@@ -384,7 +395,7 @@ class Worker:
             prefix, results, markets = pending.entry_id + "/", pending.results, pending.markets
             for index, item in commands:
                 if type(item) is not list or not item:
-                    results.append(bad_command("a command is a list: [kind, *fields]"))
+                    results.append(bad_command(NOT_A_COMMAND))
                     continue
                 try:
                     kind, payload, fields = encode(item, prefix + str(index))
@@ -557,6 +568,19 @@ class Worker:
             self.durable.finish_snapshot(self.pending_snapshot, wait=True)
         self.durable.close(snapshot=True)
         logger.info("engine worker %s stopped at sequence %d", os.getpid(), self.durable.engine.last_seq)
+
+
+def _refusal(item: object, source: str) -> str:
+    """Why a command without a journal record was refused (as `Worker._apply` decided it)."""
+    if type(item) is not list or not item:
+        return NOT_A_COMMAND
+    try:
+        encode_item(item, source)
+    except WireError as error:
+        return str(error)
+    # Decodable yet not journaled before a journaled one: the journal lost it. Say so rather than apply it late.
+    logger.error("engine worker: command %s is missing from the journal", source)
+    return "this command was lost before it was applied; send it again"
 
 
 def _commands(fields: dict) -> list | str:

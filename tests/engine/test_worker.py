@@ -136,14 +136,33 @@ def test_a_half_journaled_entry_is_finished_without_repeating_its_start(tmp_path
 
 
 def journal_the_first(directory: Path, config, entry_id: str, commands: list, *, count: int) -> None:
-    from engine.core.wire import encode_fields
+    """Do what a worker that crashed after journaling the entry's first `count` commands had done.
+
+    Items that are not decodable commands are skipped, as the worker skips them: no record.
+    """
+    from engine.core.wire import encode_item
 
     durable = DurableEngine.open(Path(config.journal_dir), config.market_configs())
-    encoded = [encode_fields(item[0], item[1:], f"{entry_id}/{index}") for index, item in enumerate(commands[:count])]
-    durable.apply_decoded(
-        [item[0] for item in commands[:count]], [fields for _, fields in encoded], [p for p, _ in encoded]
-    )
+    encoded = []
+    for index, item in enumerate(commands[:count]):
+        if isinstance(item, list) and item and item[0] in (1, 2, 3, 4, 5, 6):
+            encoded.append(encode_item(item, f"{entry_id}/{index}"))
+    durable.apply_decoded([kind for kind, _, _ in encoded], [f for _, _, f in encoded], [p for _, p, _ in encoded])
     durable.close(snapshot=False)
+
+
+def test_a_republished_acknowledgement_answers_the_commands_refused_before_the_engine_too(tmp_path):
+    config = worker_config(tmp_path)
+    client = Client(config.shard)
+    commands = ["garbage", limit(1, "r1", "buy", 9_000, 1), [42], limit(1, "r2", "buy", 9_001, 1)]
+    entry_id = client.send(commands)
+    journal_the_first(tmp_path, config, entry_id, commands, count=4)  # journaled, never acknowledged
+    with running_worker(tmp_path, config):
+        results = client.acks(1)[entry_id]
+    assert [events[0][-1] for events in results] == ["rejected", "accepted", "rejected", "accepted"]
+    assert results[0][0][2] == "a command is a list: [kind, *fields]"
+    assert "unknown command kind 42" in results[2][0][2]
+    assert [events[0][0] for events in results] == [None, 1, None, 2]
 
 
 class Flow:
