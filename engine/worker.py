@@ -200,6 +200,7 @@ class Worker:
         self.last_snapshot_time = time.monotonic()
         self.last_beat = self.last_metrics = 0.0
         self.queue_depth = 0
+        self.last_published: str | None = None  # the newest entry acknowledged, as the event stream says
 
     # -- start ------------------------------------------------------------------------------
 
@@ -231,6 +232,8 @@ class Worker:
         recovery = self.durable.recovery
         if recovery.last_source:
             self.position = recovery.last_source.rpartition("/")[0]
+        if self.last_published is not None and entry_key(self.last_published) > entry_key(self.position):
+            self.position = self.last_published  # entries after the journal's last held no command it keeps
         self._finish_replayed(replayed)
         self.beat.message(
             "ready",
@@ -279,15 +282,15 @@ class Worker:
         That is every entry after the last one published, among those still in the command
         stream (an entry Redis no longer has cannot be answered: its reply list is unknown).
         """
+        last = self.redis.xrevrange(self.keys.events, count=1)
+        self.last_published = unpack(last[0][1][b"a"])[0] if last else None
         first = self.redis.xrange(self.keys.commands, count=1)
         if not first:
             return None
         floor = entry_key(first[0][0].decode())
         floor = (floor[0], floor[1] - 1)
-        last = self.redis.xrevrange(self.keys.events, count=1)
-        if last:
-            published_id = unpack(last[0][1][b"a"])[0]
-            floor = max(floor, entry_key(published_id))
+        if self.last_published is not None:
+            floor = max(floor, entry_key(self.last_published))
         return floor
 
     def _finish_replayed(self, replayed: dict[str, list[tuple[int, list]]]) -> None:

@@ -274,3 +274,17 @@ def test_acknowledgements_wait_for_the_journal(tmp_path):
             client.request([limit(1, f"j{round_}", "buy", 9_000, 1)])
             # The journal is fsynced before publication, so a reader sees the record already.
             assert len(journal_sources(tmp_path)) == round_ + 1
+
+
+def test_a_restart_does_not_answer_again_an_entry_of_refused_commands(tmp_path):
+    """Such an entry leaves no journal record, so the event stream is what says it was answered."""
+    config = worker_config(tmp_path)
+    client = Client(config.shard)
+    with running_worker(tmp_path, config):
+        client.request([limit(1, "g1", "buy", 9_000, 1)])
+        client.request([[99], "nonsense"])
+    with running_worker(tmp_path, config) as worker:
+        client.request([limit(1, "g2", "buy", 9_000, 1)])  # the restarted worker is reading
+        assert worker.ready["position"] != "0-0"
+        assert client.redis.llen(client.reply) == 0  # nothing answered twice
+    assert client.redis.xlen(Keys(config.shard).events) == 3
