@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import redis
 from django.conf import settings
@@ -23,8 +24,12 @@ def check_database() -> None:
         cursor.execute("SELECT 1")
 
 
-def check_redis() -> None:
-    # No retries: a probe answers within its timeout, and a retry would only hide a sick Redis.
+@contextlib.contextmanager
+def probe_client() -> Iterator[redis.Redis]:
+    """A Redis client for one probe, closed after it.
+
+    No retries: a probe answers within its timeout, and a retry would only hide a sick Redis.
+    """
     client = redis.Redis.from_url(
         settings.REDIS_URL,
         socket_timeout=PROBE_TIMEOUT_SECONDS,
@@ -32,9 +37,14 @@ def check_redis() -> None:
         retry=Retry(NoBackoff(), 0),
     )
     try:
-        client.ping()
+        yield client
     finally:
         client.close()
+
+
+def check_redis() -> None:
+    with probe_client() as client:
+        client.ping()
 
 
 # Each check raises when its part is not ready. Later parts (the engine) add theirs here.
@@ -71,18 +81,11 @@ def engine_heartbeat() -> dict[str, object]:
     the incident tools), so the engine never makes this process "not ready".
     """
     shard = getattr(settings, "ENGINE_SHARD", DEFAULT_SHARD)
-    client = redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=PROBE_TIMEOUT_SECONDS,
-        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 0),
-    )
     try:
-        beat, status = client.get(Keys(shard).heartbeat), client.get(Keys(shard).status)
+        with probe_client() as client:
+            beat, status = client.get(Keys(shard).heartbeat), client.get(Keys(shard).status)
     except redis.RedisError as error:
         return {"shard": shard, "alive": False, "error": f"{type(error).__name__}: {error}"}
-    finally:
-        client.close()
     heartbeat = unpack(beat) if beat else None
     return {
         "shard": shard,

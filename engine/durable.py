@@ -195,20 +195,6 @@ class DurableEngine:
 
         return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
 
-    def apply_decoded(
-        self, kinds: Sequence[int], fields: Sequence[tuple], payloads: Sequence[bytes]
-    ) -> list[list[Event]]:
-        """Apply commands already decoded by `wire.encode_fields` and journal their payloads; see `submit`.
-
-        What the worker does: it has the fields in hand, so decoding the payloads again would be waste.
-        """
-        engine, apply = self.engine, APPLY
-
-        def run() -> list[list[Event]]:
-            return [apply[kind](engine, *values) for kind, values in zip(kinds, fields, strict=True)]
-
-        return self._commit(payloads, run, source_of(payloads[-1]) if payloads else self.last_source)
-
     def commit_applied(self, payloads: Sequence[bytes]) -> None:
         """Journal commands the caller has already applied to `self.engine`, in that order; see `submit`.
 

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 
 from console.permissions import Capability, can
+from engine.client import connection
 from engine.core.types import MODES
 from engine.models import DrillResult, Market
 from engine.streams import DEFAULT_SHARD, Keys, unpack
@@ -50,8 +51,8 @@ MARKET_GAUGES = {
 class EngineCollector:
     """A prometheus-client collector over the engine's shards, read at collection time."""
 
-    def __init__(self, connection: redis.Redis, shards: list[str]) -> None:
-        self.redis = connection
+    def __init__(self, client: redis.Redis, shards: list[str]) -> None:
+        self.redis = client
         self.shards = shards
 
     def collect(self) -> Iterator[Metric]:
@@ -157,12 +158,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     registry = CollectorRegistry(auto_describe=False)
-    connection = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    registry.register(EngineCollector(connection(settings.REDIS_URL), shards()))
     try:
-        registry.register(EngineCollector(connection, shards()))
         body = generate_latest(registry)
     except redis.RedisError as error:
         return HttpResponse(f"Redis unavailable: {error}\n", status=503, content_type="text/plain")
-    finally:
-        connection.close()
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

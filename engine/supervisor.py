@@ -37,7 +37,7 @@ import redis
 
 from engine.core.events import MODE_CHANGED, REJECTED
 from engine.core.types import MODES
-from engine.streams import Keys, command_entry, pack, unpack
+from engine.streams import REPLY_TTL_MS, Keys, command_entry, pack, unpack
 from engine.worker import WorkerConfig
 
 logger = logging.getLogger("engine.supervisor")
@@ -429,7 +429,7 @@ class Supervisor:
         answer = {"ok": ok, "error": error, "previous": None, "mode": None, "events": [], **body}
         pipeline = self.redis.pipeline(transaction=False)
         pipeline.rpush(reply, pack(answer))
-        pipeline.pexpire(reply, 60_000)
+        pipeline.pexpire(reply, REPLY_TTL_MS)
         pipeline.execute()
 
     # -- status and shutdown ----------------------------------------------------------------

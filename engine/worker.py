@@ -45,7 +45,7 @@ from engine.core import REJECTED, TRADE, Engine, MarketConfig
 from engine.core.wire import APPLY, WireError, encode_item
 from engine.durable import BackgroundSnapshot, DurableEngine
 from engine.journal import SyncPolicy
-from engine.streams import Keys, bad_command, entry_key, pack, unpack
+from engine.streams import REPLY_TTL_MS, Keys, bad_command, entry_key, pack, unpack
 
 logger = logging.getLogger("engine.worker")
 
@@ -440,7 +440,7 @@ class Worker:
             pipeline.xadd(stream, {"a": ack}, maxlen=maxlen, approximate=True)
             if pending.reply:
                 pipeline.rpush(pending.reply, ack)
-                pipeline.pexpire(pending.reply, 60_000)
+                pipeline.pexpire(pending.reply, REPLY_TTL_MS)
         pipeline.execute()
         acked = time.time_ns()
         histograms = self.market_latency

@@ -140,14 +140,16 @@ def journal_the_first(directory: Path, config, entry_id: str, commands: list, *,
 
     Items that are not decodable commands are skipped, as the worker skips them: no record.
     """
-    from engine.core.wire import encode_item
+    from engine.core.wire import APPLY, TYPES, encode_item
 
     durable = DurableEngine.open(Path(config.journal_dir), config.market_configs())
-    encoded = []
+    payloads = []
     for index, item in enumerate(commands[:count]):
-        if isinstance(item, list) and item and item[0] in (1, 2, 3, 4, 5, 6):
-            encoded.append(encode_item(item, f"{entry_id}/{index}"))
-    durable.apply_decoded([kind for kind, _, _ in encoded], [f for _, _, f in encoded], [p for _, p, _ in encoded])
+        if isinstance(item, list) and item and item[0] in TYPES:
+            kind, payload, fields = encode_item(item, f"{entry_id}/{index}")
+            APPLY[kind](durable.engine, *fields)  # as the worker does: apply, then journal the batch
+            payloads.append(payload)
+    durable.commit_applied(payloads)
     durable.close(snapshot=False)
 
 

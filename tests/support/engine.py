@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from django.conf import settings
 from engine.streams import Keys, command_entry, unpack
 from engine.worker import WorkerConfig
 from exchange_console.paths import BASE_DIR
+from tests.support.processes import child_env, stop, wait_for
 
 BTC_USD = {"symbol": "BTC-USD", "tick_size": "0.01", "lot_size": "0.001", "band_bps": None}
 ETH_USD = {"symbol": "ETH-USD", "tick_size": "0.01", "lot_size": "0.0001", "band_bps": None}
@@ -95,17 +95,9 @@ class WorkerProcess:
         self.process.send_signal(number)
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGCONT)
-                self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = stop(self.process, timeout=timeout)
         self.log.close()
-        return self.process.returncode
+        return code
 
 
 @contextlib.contextmanager
@@ -181,8 +173,6 @@ def supervisor(
     tmp_path: Path, shard: str, *options: str, journal: Path | None = None, env: dict | None = None
 ) -> Iterator[subprocess.Popen]:
     """Run `manage.py run_engine` for `shard` (fast failure detection); terminate it after."""
-    from tests.support.processes import child_env
-
     log = tmp_path / f"supervisor-{uuid.uuid4().hex[:6]}.log"
     command = [sys.executable, "manage.py", "run_engine", "--shard", shard, *FAST, *options]
     command += ["--journal-dir", str(journal or tmp_path / "journal")]
@@ -194,13 +184,7 @@ def supervisor(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 def events(shard: str, kind: str | None = None) -> list:
@@ -211,8 +195,6 @@ def events(shard: str, kind: str | None = None) -> list:
 
 
 def wait_for_event(shard: str, kind: str, count: int = 1, *, timeout: float = 30, process=None):
-    from tests.support.processes import wait_for
-
     what = f"{count} {kind} event(s)"
     wait_for(lambda: len(events(shard, kind)) >= count, timeout=timeout, what=what, process=process)
     return events(shard, kind)[count - 1]

@@ -80,13 +80,21 @@ def running(command: list[str], *, env: dict[str, str] | None = None) -> Iterato
     try:
         yield process
     finally:
-        if process.poll() is None:
+        stop(process, timeout=10)
+
+
+def stop(process: subprocess.Popen, *, timeout: float) -> int:
+    """Ask a child to stop (SIGTERM, after SIGCONT in case a test stopped it); kill it if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGCONT)
             process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class OutputLines:
