@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,13 +23,19 @@ from rest_framework.throttling import UserRateThrottle
 
 from console.permissions import Capability, HasCapability, IsConsoleUser
 from engine import gateway
-from engine.client import EngineUnavailable
+from engine.client import EngineClient, EngineUnavailable
 from engine.core.types import MAX_TICKS
+from engine.health import current_status, history, sequence_key
 from engine.models import Market
 from engine.serializers import (
     BatchAnswerSerializer,
     CancelAnswerSerializer,
+    DrillRequestSerializer,
+    EngineControlAnswerSerializer,
     EngineErrorSerializer,
+    EngineRestartSerializer,
+    HealthQuerySerializer,
+    HealthWindowSerializer,
     MarketSerializer,
     ModeChangeAnswerSerializer,
     ModeChangeSerializer,
@@ -192,3 +199,81 @@ def change_mode(request: Request, symbol: str) -> Response:
         return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     del result["error"]
     return Response(result)
+
+
+# -- live health and engine controls (the dashboard) -----------------------------------------
+
+
+@extend_schema(parameters=[HealthQuerySerializer], responses={200: HealthWindowSerializer, 400: FIELD_ERRORS})
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def health(request: Request) -> Response:
+    """A window of the engine's health: one-second snapshots for recent hours, per minute beyond; events.
+
+    What a dashboard fetches on load and after a reconnect (to fill the gap it missed), and
+    what history charts draw.
+    """
+    query = HealthQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    client = EngineClient(data["shard"])
+    try:
+        last_seq = client.redis.get(sequence_key(data["shard"]))
+        redis_client = client.redis
+    except redis.RedisError:  # the stored minutes still answer
+        last_seq, redis_client = None, None
+    window = history(data["shard"], data["since"], data["until"], resolution=data["resolution"],
+                     redis_client=redis_client)  # fmt: skip
+    window["status"] = current_status(redis_client, data["shard"]) if redis_client is not None else None
+    if window["status"]:
+        window["status"].pop("journal_dir", None)
+    window["last_seq"] = int(last_seq) if last_seq else None
+    return Response(window)
+
+
+def _control_answer(result: dict) -> Response:
+    if not result.pop("ok"):
+        body = {"code": "engine_control_refused", "detail": result["error"] or "refused"}
+        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    del result["error"]
+    return Response(result)
+
+
+CONTROL_RESPONSES = {
+    200: EngineControlAnswerSerializer,
+    400: FIELD_ERRORS,
+    422: OpenApiResponse(EngineErrorSerializer, description="The supervisor refused."),
+    503: UNAVAILABLE,
+}
+
+
+@extend_schema(request=EngineRestartSerializer, responses=CONTROL_RESPONSES)
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.CONTROL_ENGINE)])
+def restart_engine(request: Request) -> Response:
+    """Drain the engine's worker and start a new one (also restarts an engine that gave up: `failed`)."""
+    serializer = EngineRestartSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        result = gateway.restart_engine(shard=data["shard"], reason=data["reason"], by=request.user, request=request)
+    except EngineUnavailable as error:
+        return unavailable(error)
+    return _control_answer(result)
+
+
+@extend_schema(request=DrillRequestSerializer, responses=CONTROL_RESPONSES)
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.CONTROL_ENGINE)])
+def start_drill(request: Request) -> Response:
+    """Start a recovery drill (crash or hang) under simulated load; its RTO and RPO arrive as engine events."""
+    serializer = DrillRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        result = gateway.start_drill(
+            shard=data["shard"], fault=data["fault"], reason=data["reason"], by=request.user, request=request
+        )
+    except EngineUnavailable as error:
+        return unavailable(error)
+    return _control_answer(result)

@@ -84,14 +84,25 @@ class EngineClient:
         The answer is a map: ok, error, previous, mode, events. A refusal (ok False) is an
         answer; only silence, or no supervisor holding the shard's lease, raises.
         """
+        request = {"action": "mode", "symbol": symbol, "mode": mode, "cancel_resting": cancel_resting}
+        return self.control(request, reason=reason, actor=actor, timeout=timeout)
+
+    def restart(self, *, reason: str, actor: object = None, timeout: float = MODE_CHANGE_TIMEOUT) -> dict:
+        """Ask the supervisor to drain the worker and start a new one (also out of `failed`)."""
+        return self.control({"action": "restart"}, reason=reason, actor=actor, timeout=timeout)
+
+    def drill(self, fault: str, *, reason: str, actor: object = None, timeout: float = MODE_CHANGE_TIMEOUT) -> dict:
+        """Ask the supervisor to start a recovery drill (crash or hang); its result arrives as engine events."""
+        return self.control({"action": "drill", "fault": fault}, reason=reason, actor=actor, timeout=timeout)
+
+    def control(self, request: dict, *, reason: str, actor: object, timeout: float) -> dict:
+        """Send a request to the shard's supervisor; return its answer (a map with ok and error)."""
         with self._unavailable_on_redis_error():
             supervised = self.redis.exists(self.keys.lease)
         if not supervised:
             raise EngineUnavailable(f"no supervisor runs engine shard {self.keys.shard}", retry_after=5)
         request = {
-            "symbol": symbol,
-            "mode": mode,
-            "cancel_resting": cancel_resting,
+            **request,
             "reason": reason,
             "actor_id": getattr(actor, "pk", None),
             "actor": actor.get_username() if hasattr(actor, "get_username") else None,

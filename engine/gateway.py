@@ -259,3 +259,29 @@ def change_mode(
                    "cancelled_orders": cancelled},
         )  # fmt: skip
     return result
+
+
+def restart_engine(*, shard: str, reason: str, by: Any, request: Any = None) -> dict[str, Any]:
+    """Ask the shard's supervisor to drain and restart its worker; audit it when it does."""
+    answer = EngineClient(shard).restart(reason=reason, actor=by)
+    result = {"ok": bool(answer.get("ok")), "error": answer.get("error"), "shard": shard,
+              "previous_state": answer.get("previous_state"), "state": answer.get("state")}  # fmt: skip
+    if result["ok"]:
+        audit.record(
+            actor=by, action="engine.restarted", target_type=f"engine shard {shard}", source=AuditEntry.Source.API,
+            request=request, before={"state": result["previous_state"]},
+            after={"state": result["state"], "reason": reason},
+        )  # fmt: skip
+    return result
+
+
+def start_drill(*, shard: str, fault: str, reason: str, by: Any, request: Any = None) -> dict[str, Any]:
+    """Ask the shard's supervisor to run a recovery drill; audit it when it starts."""
+    answer = EngineClient(shard).drill(fault, reason=reason, actor=by)
+    result = {"ok": bool(answer.get("ok")), "error": answer.get("error"), "shard": shard, "fault": fault}
+    if result["ok"]:
+        audit.record(
+            actor=by, action="engine.drill_started", target_type=f"engine shard {shard}", source=AuditEntry.Source.API,
+            request=request, after={"fault": fault, "reason": reason},
+        )  # fmt: skip
+    return result

@@ -78,6 +78,9 @@ class EngineEvent(models.Model):
         MODE_CHANGED = "mode_changed", "Mode changed"
         CRASH_LOOP = "crash_loop", "Crash loop"
         LEASE_LOST = "lease_lost", "Lease lost"
+        RESTART_REQUESTED = "restart_requested", "Restart requested"
+        DRILL_STARTED = "drill_started", "Drill started"
+        DRILL_FINISHED = "drill_finished", "Drill finished"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"

@@ -7,16 +7,23 @@ Output serializers only document the dicts `engine.gateway` builds (the schema c
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engine import gateway
 from engine.core import codec
 from engine.core.types import CANCEL_NEWEST, GTC, IOC, MAX_CLIENT_ORDER_ID_LENGTH, MAX_TICKS, MODES, SIDES, STPS, TIFS
+from engine.health import SECOND_SERIES_LONGEST
 from engine.models import Market
+from engine.streams import DEFAULT_SHARD
 
 MAX_BATCH = 1_000
+MAX_HEALTH_WINDOW = timedelta(days=90)  # what the minute roll-ups keep
 DECIMAL_MAX_LENGTH = 40  # far more digits than any market needs, and cheap to convert
 
 
@@ -100,6 +107,58 @@ class ModeChangeSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=MODES)
     reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log and the engine's events.")
     cancel_resting = serializers.BooleanField(default=False, help_text="Cancel the market's resting orders first.")
+
+
+class EngineRestartSerializer(serializers.Serializer):
+    shard = serializers.CharField(max_length=32, default=DEFAULT_SHARD)
+    reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log and the engine's events.")
+
+
+class DrillRequestSerializer(serializers.Serializer):
+    shard = serializers.CharField(max_length=32, default=DEFAULT_SHARD)
+    fault = serializers.ChoiceField(choices=["crash", "hang"], help_text="SIGKILL or SIGSTOP the worker under load.")
+    reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log and the engine's events.")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class InstantField(serializers.Field):
+    """A moment: seconds since the epoch (`1763880000.5`) or ISO 8601 (`2026-11-23T10:00:00Z`)."""
+
+    default_error_messages = {"invalid": "Give seconds since the epoch or an ISO 8601 time, like 2026-11-23T10:00:00Z."}
+
+    def to_internal_value(self, data: Any) -> datetime:
+        text = str(data).strip()
+        try:
+            moment = datetime.fromtimestamp(float(text), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            moment = parse_datetime(text.replace(" ", "+"))  # a "+" in a query string arrives as a space
+            if moment is None:
+                self.fail("invalid")
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        return moment
+
+    def to_representation(self, value: datetime) -> float:
+        return value.timestamp()
+
+
+class HealthQuerySerializer(serializers.Serializer):
+    shard = serializers.CharField(max_length=32, default=DEFAULT_SHARD)
+    since = InstantField(help_text="Start of the window (epoch seconds or ISO 8601).")
+    until = InstantField(required=False, help_text="End of the window; default now.")
+    resolution = serializers.ChoiceField(choices=["auto", "1s", "1m"], default="auto")
+
+    def validate(self, data: dict) -> dict:
+        now = datetime.now(tz=UTC)
+        data.setdefault("until", now)
+        if data["until"] <= data["since"]:
+            raise serializers.ValidationError({"until": ["The window must end after it starts (since)."]})
+        if data["until"] - data["since"] > MAX_HEALTH_WINDOW:
+            raise serializers.ValidationError({"since": [f"Ask for at most {MAX_HEALTH_WINDOW.days} days at once."]})
+        if data["resolution"] == "1s" and data["until"] - data["since"] > SECOND_SERIES_LONGEST:
+            hours = SECOND_SERIES_LONGEST.total_seconds() / 3600
+            raise serializers.ValidationError({"resolution": [f"One-second points come {hours:g} hours at a time."]})
+        return data
 
 
 # -- answers (documentation of the dicts engine.gateway builds) ----------------------------
@@ -204,3 +263,21 @@ class ModeChangeAnswerSerializer(serializers.Serializer):
     previous = serializers.CharField(allow_null=True)
     mode = serializers.CharField()
     cancelled_orders = serializers.IntegerField()
+
+
+class EngineControlAnswerSerializer(serializers.Serializer):
+    shard = serializers.CharField()
+    previous_state = serializers.CharField(allow_null=True, required=False)
+    state = serializers.CharField(allow_null=True, required=False)
+    fault = serializers.CharField(required=False)
+
+
+class HealthWindowSerializer(serializers.Serializer):
+    shard = serializers.CharField()
+    since = serializers.FloatField()
+    until = serializers.FloatField()
+    resolution = serializers.ChoiceField(choices=["1s", "1m"])
+    metrics = serializers.ListField(child=serializers.DictField(), help_text="Metrics snapshots, oldest first.")
+    events = serializers.ListField(child=serializers.DictField(), help_text="Engine events, oldest first.")
+    status = serializers.DictField(allow_null=True, help_text="The supervisor's latest status.")
+    last_seq = serializers.IntegerField(allow_null=True, help_text="The newest live message's sequence number.")

@@ -11,8 +11,10 @@ drain the worker (it finishes its batch and snapshots) and stop cleanly.
 
 Every start, crash, hang, restart, recovery (commands replayed and time taken: the measured
 RTO), mode change and lease change is an `EngineEvent` row, published to the Channels group
-`engine.health`. Mode changes asked for by the console and the API arrive on the shard's
-control stream and are relayed to the worker as commands; the answer goes back to the asker.
+`engine.health`. Requests from the console and the API arrive on the shard's control stream,
+each answered on its reply list: mode changes (relayed to the worker as commands, answered
+when it acknowledges), a restart (drain the worker and start a new one; also the way out of
+`failed`) and a recovery drill (run beside the loop by the recorder, `engine.telemetry`).
 Telemetry (`engine.telemetry`) forwards the worker's metrics to the dashboard and rolls them up.
 """
 
@@ -41,6 +43,9 @@ from engine.streams import REPLY_TTL_MS, Keys, command_entry, pack, unpack
 from engine.worker import WorkerConfig
 
 logger = logging.getLogger("engine.supervisor")
+
+STATUS_INTERVAL = 0.1  # seconds between status updates: the dashboards' heartbeat tile moves at 10 Hz
+PRIVATE_STATUS = {"journal_dir"}  # in the status key for drills, not sent to dashboards
 
 RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -373,6 +378,21 @@ class Supervisor:
         reply = fields.get(b"r", b"").decode() or None
         try:
             request = unpack(fields[b"m"])
+            action = request.get("action", "mode")
+        except Exception:
+            self._answer(reply, ok=False, error="malformed control request")
+            return
+        if action == "restart":
+            self._restart(request, reply)
+        elif action == "drill":
+            self._drill(request, reply)
+        elif action == "mode":
+            self._change_mode(request, reply)
+        else:
+            self._answer(reply, ok=False, error=f"unknown action {action!r}: mode, restart or drill")
+
+    def _change_mode(self, request: dict, reply: str | None) -> None:
+        try:
             symbol, mode = request["symbol"], request["mode"]
             cancel_resting = bool(request.get("cancel_resting", False))
         except Exception:
@@ -386,6 +406,39 @@ class Supervisor:
             entry = command_entry([[6, symbol, mode, cancel_resting]], self.relay_replies)
             entry_id = self.redis.xadd(self.keys.commands, entry)
             self.relays[entry_id.decode()] = Relay(request, reply, time.monotonic())
+
+    def _restart(self, request: dict, reply: str | None) -> None:
+        """Drain the worker and start a new one at once; from `failed`, start again with a clean slate."""
+        who = request.get("actor") or "an operator"
+        reason = str(request.get("reason") or "")
+        worker, previous = self.worker, self.state
+        if worker is not None:
+            pid = worker.process.pid
+            self._stop_worker()
+            self.recorder.record(
+                "stopped", f"worker {pid} stopped for a restart asked by {who}", severity="warning",
+                detail={"pid": pid, "requested": True}, actor_id=request.get("actor_id"), reason=reason,
+            )  # fmt: skip
+        else:
+            self.recorder.record(
+                "restart_requested", f"restart asked by {who} while {self.state}", severity="warning",
+                detail={"previous_state": self.state}, actor_id=request.get("actor_id"), reason=reason,
+            )  # fmt: skip
+        self.state = "restarting"
+        self.failures.clear()
+        self.consecutive_failures = 0
+        self.restarts += 1
+        self.next_start = time.monotonic()
+        self._answer(reply, ok=True, previous_state=previous, state=self.state)
+
+    def _drill(self, request: dict, reply: str | None) -> None:
+        if self.worker is None or not self.worker.ready:
+            self._answer(reply, ok=False, error=f"the engine is {self.state}: a drill needs it running")
+            return
+        error = self.recorder.start_drill(
+            str(request.get("fault")), actor_id=request.get("actor_id"), reason=str(request.get("reason") or "")
+        )
+        self._answer(reply, ok=error is None, error=error, fault=request.get("fault"))
 
     def _collect_relays(self) -> None:
         if not self.relays:
@@ -435,8 +488,9 @@ class Supervisor:
     # -- status and shutdown ----------------------------------------------------------------
 
     def _publish_status(self, state: str | None = None, **extra: object) -> None:
+        """Keep the status key fresh and tell the dashboards, ten times a second (or at once, given a state)."""
         now = time.monotonic()
-        if state is None and now - self.last_status < 0.25:
+        if state is None and now - self.last_status < STATUS_INTERVAL:
             return
         self.last_status = now
         worker = self.worker
@@ -445,6 +499,7 @@ class Supervisor:
             "supervisor": self.token,
             "worker_pid": worker.process.pid if worker else None,
             "heartbeat_age": round(now - worker.last_heartbeat, 3) if worker else None,
+            "uptime": round(now - worker.started, 1) if worker else None,
             "restarts": self.restarts,
             "journal_dir": self.config.worker.journal_dir,
             "time": time.time(),
@@ -452,6 +507,7 @@ class Supervisor:
         }
         with contextlib.suppress(redis.RedisError):
             self.redis.set(self.keys.status, pack(status), px=5_000)
+        self.recorder.status({key: value for key, value in status.items() if key not in PRIVATE_STATUS})
 
     def _stop_worker(self, *, kill: bool = False) -> None:
         worker = self.worker

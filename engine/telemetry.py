@@ -1,9 +1,12 @@
 """The supervisor's Django side: engine events into the database, metrics out to everyone.
 
-- `record(...)`: an `EngineEvent` row, published to the Channels group `engine.health`.
+- `record(...)`: an `EngineEvent` row, published to the dashboards (`engine.health`).
 - `poll_metrics()`: the worker's one-second snapshots (its metrics stream, which is also the
-  six-hour series in Redis) forwarded to `engine.health`, and rolled up into `HealthMinute`
+  six-hour series in Redis) forwarded to the dashboards, and rolled up into `HealthMinute`
   rows, kept 90 days for post-mortem charts.
+- `status(...)`: the supervisor's view (state, heartbeat age...), ten times a second.
+
+The messages and how they travel are `engine.health`'s.
 
 Neither may stop the supervisor: a database or channel layer that fails costs a log line,
 never the engine.
@@ -13,22 +16,26 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, close_old_connections
 
+from engine.drill import DrillPlan, run_drill
+from engine.health import HealthPublisher
 from engine.models import EngineEvent, HealthMinute
+from engine.simulator import markets_of
 from engine.streams import Keys, unpack
 
 logger = logging.getLogger("engine.supervisor")
 
-HEALTH_GROUP = "engine.health"
 KEEP_MINUTES = timedelta(days=90)
+# Redis restarts need a command or the embedded server's directory: `manage.py engine_drill redis`.
+DRILLS_FROM_CONSOLE = ("crash", "hang")
 
 
 @dataclass
@@ -78,7 +85,8 @@ class Recorder:
         self.shard = shard
         self.keys = Keys(shard)
         self.redis = redis_client
-        self.layer = get_channel_layer()
+        self.health = HealthPublisher(shard, redis_client)
+        self.drill: threading.Thread | None = None
         self.metrics_position: str | None = None
         self.minute: Minute | None = None
         self.restarts_pending = 0
@@ -109,8 +117,53 @@ class Recorder:
         except DatabaseError:
             logger.exception("engine %s: could not record the %s event", self.shard, kind)
             return None
-        self._broadcast({"type": "engine.event", "event": event.as_message()})
+        self.health.publish("event", event.as_message())
         return event
+
+    # -- drills -----------------------------------------------------------------------------
+
+    def start_drill(self, fault: str, *, actor_id: int | None, reason: str) -> str | None:
+        """Start a recovery drill beside the supervisor's loop; return why not, or None."""
+        if fault not in DRILLS_FROM_CONSOLE:
+            return f"fault must be one of {', '.join(DRILLS_FROM_CONSOLE)}"
+        if self.drill is not None and self.drill.is_alive():
+            return "a drill is already running"
+        markets = markets_of(self.shard)
+        if not markets:
+            return f"no markets in shard {self.shard!r} to put load on"
+        plan = DrillPlan(fault=fault, shard=self.shard, redis_url=settings.REDIS_URL, markets=markets)
+        self.record(
+            "drill_started", f"{fault} drill started under {plan.rate:,.0f} simulated orders/s",
+            severity="warning", detail={"fault": fault}, actor_id=actor_id, reason=reason,
+        )  # fmt: skip
+        self.drill = threading.Thread(target=self._run_drill, args=(plan, actor_id), name="drill", daemon=True)
+        self.drill.start()
+        return None
+
+    def _run_drill(self, plan: DrillPlan, actor_id: int | None) -> None:
+        try:
+            result = run_drill(plan, say=lambda line: logger.info("engine %s %s", self.shard, line))
+        except Exception as error:  # a drill that cannot finish is reported, never raised into the supervisor
+            self.record(
+                "drill_finished", f"{plan.fault} drill failed to run: {error}", severity="critical",
+                detail={"fault": plan.fault, "passed": False, "error": str(error)}, actor_id=actor_id,
+            )  # fmt: skip
+            return
+        finally:
+            close_old_connections()
+        rto = "no recovery" if result.rto_seconds is None else f"RTO {result.rto_seconds:.3f} s"
+        self.record(
+            "drill_finished", f"{plan.fault} drill {'passed' if result.passed else 'FAILED'}: {rto}, "
+            f"RPO {result.rpo_orders} of {result.acknowledged:,} acknowledged orders",
+            severity="info" if result.passed else "critical",
+            detail={"fault": plan.fault, "drill_id": result.pk, "rto_seconds": result.rto_seconds,
+                    "rpo_orders": result.rpo_orders, "acknowledged": result.acknowledged, "passed": result.passed},
+            actor_id=actor_id,
+        )  # fmt: skip
+
+    def status(self, status: dict) -> None:
+        """Publish the supervisor's status (it calls ten times a second)."""
+        self.health.publish("status", status)
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -130,7 +183,7 @@ class Recorder:
             except Exception:
                 logger.warning("engine %s: unreadable metrics entry %s", self.shard, self.metrics_position)
                 continue
-            self._broadcast({"type": "engine.metrics", "metrics": metrics})
+            self.health.publish("metrics", metrics)
             self._roll_up(metrics)
 
     def _roll_up(self, metrics: dict) -> None:
@@ -163,14 +216,6 @@ class Recorder:
             )  # fmt: skip
         except DatabaseError:
             logger.exception("engine %s: could not store the health of %s", self.shard, minute.start)
-
-    def _broadcast(self, message: dict) -> None:
-        if self.layer is None:
-            return
-        try:
-            async_to_sync(self.layer.group_send)(HEALTH_GROUP, message)
-        except Exception as error:  # the dashboard is a reader: never let it stop the supervisor
-            logger.warning("engine %s: could not publish to %s: %s", self.shard, HEALTH_GROUP, error)
 
 
 def prune_health(now: datetime | None = None) -> int:

@@ -386,7 +386,7 @@ def test_a_commander_changes_the_mode_through_the_supervisor_and_it_is_audited(n
     assert response.json() == {"symbol": "BTC-USD", "previous": "open", "mode": "halted", "cancelled_orders": 1}
     [request] = supervisor.requests
     assert request == {
-        "symbol": "BTC-USD", "mode": "halted", "cancel_resting": True, "reason": "runaway algo",
+        "action": "mode", "symbol": "BTC-USD", "mode": "halted", "cancel_resting": True, "reason": "runaway algo",
         "actor_id": commander.pk, "actor": commander.username,
     }  # fmt: skip
     entry = AuditEntry.objects.get(action="engine.mode_changed")

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from channels.layers import get_channel_layer
 
+from engine.health import HEALTH_GROUP, MESSAGE_TYPE
 from engine.models import HealthMinute
 from engine.tasks import prune_health_task
-from engine.telemetry import HEALTH_GROUP
 from tests.support.engine import Client, market_shard, supervisor, wait_for_event
+from tests.support.health import SCHEMA
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
 
-def test_metrics_and_events_reach_the_health_group_and_the_minute_table(tmp_path):
+def test_status_metrics_and_events_reach_the_health_group_and_the_minute_table(tmp_path):
     shard = market_shard()
-    seen: dict[str, list[dict]] = {"engine.metrics": [], "engine.event": []}
+    seen: dict[str, list[dict]] = {"status": [], "metrics": [], "event": []}
     subscribed, done = threading.Event(), threading.Event()
     listener = threading.Thread(target=asyncio.run, args=(_listen(shard, seen, subscribed, done),), daemon=True)
     listener.start()
@@ -32,17 +35,38 @@ def test_metrics_and_events_reach_the_health_group_and_the_minute_table(tmp_path
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     listener.join(5)
-    kinds = [event["kind"] for event in seen["engine.event"]]
+    kinds = [message["data"]["kind"] for message in seen["event"]]
     assert "recovered" in kinds
-    assert seen["engine.metrics"][0]["markets"]["BTC-USD"]["mode"] == "open"
+    assert seen["metrics"][0]["data"]["markets"]["BTC-USD"]["mode"] == "open"
+    assert "running" in {message["data"]["state"] for message in seen["status"]}
+    everything = sorted((message for messages in seen.values() for message in messages), key=lambda m: m["seq"])
+    seqs = [message["seq"] for message in everything]
+    assert seqs == sorted(set(seqs)), "each message has its own, increasing sequence number"
     minutes = HealthMinute.objects.filter(shard=shard)
     assert minutes.exists()  # the minute in progress is written when the supervisor stops
     assert sum(minute.commands for minute in minutes) == 1
     assert all(minute.samples >= 1 for minute in minutes)
 
 
+def test_status_comes_about_ten_times_a_second(tmp_path):
+    shard = market_shard()
+    seen: dict[str, list[dict]] = {"status": [], "metrics": [], "event": []}
+    subscribed, done = threading.Event(), threading.Event()
+    listener = threading.Thread(target=asyncio.run, args=(_listen(shard, seen, subscribed, done),), daemon=True)
+    listener.start()
+    assert subscribed.wait(10)
+    with supervisor(tmp_path, shard) as process:
+        wait_for_event(shard, "recovered", process=process)
+        first = len(seen["status"])
+        time.sleep(2)
+        heard = len(seen["status"]) - first
+        done.set()
+    listener.join(5)
+    assert 12 <= heard <= 22, f"{heard} status messages in 2 s"
+
+
 async def _listen(shard: str, seen: dict, subscribed: threading.Event, done: threading.Event) -> None:
-    """Join the health group (in this thread's event loop) and keep what concerns `shard`."""
+    """Join the health group (in this thread's event loop) and keep what concerns `shard`, validated."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(HEALTH_GROUP, channel)
@@ -51,16 +75,27 @@ async def _listen(shard: str, seen: dict, subscribed: threading.Event, done: thr
         async with asyncio.timeout(40):
             while not done.is_set():
                 message = await layer.receive(channel)
-                body = message.get("metrics") or message.get("event") or {}
-                if body.get("shard") == shard:
-                    seen[message["type"]].append(body)
-                commands = [metrics for metrics in seen["engine.metrics"] if metrics["commands"]]
-                if commands and any(event["kind"] == "recovered" for event in seen["engine.event"]):
+                assert message["type"] == MESSAGE_TYPE
+                body = json.loads(message["text"])
+                if body["shard"] != shard:
+                    continue
+                SCHEMA.validate(body)
+                seen[body["type"]].append(body)
+                if _complete(seen):
                     done.set()
     except TimeoutError:
         pass
     finally:
         await layer.group_discard(HEALTH_GROUP, channel)
+
+
+def _complete(seen: dict) -> bool:
+    """A metrics snapshot counting a command, the recovery event and a running status: all heard."""
+    return (
+        any(metrics["data"]["commands"] for metrics in seen["metrics"])
+        and any(event["data"]["kind"] == "recovered" for event in seen["event"])
+        and any(status["data"]["state"] == "running" for status in seen["status"])
+    )
 
 
 def test_minutes_older_than_90_days_are_pruned(db):

@@ -1,0 +1,204 @@
+"""Live health for people: the dashboard's messages, and the stored series behind its charts.
+
+Every message to the dashboard is one JSON text frame, versioned (`engine/health.schema.json`):
+
+    {"v": 1, "type": "status" | "metrics" | "event", "seq": 41, "ts": 1763880000.12,
+     "shard": "main", "data": {...}}
+
+- `status` (10 a second): the supervisor's view: state, heartbeat age, restarts, uptime.
+- `metrics` (every second): the worker's snapshot (`engine.worker.Worker.metrics`).
+- `event`: an `EngineEvent` (`EngineEvent.as_message`).
+
+`seq` counts a shard's messages across supervisor restarts (a Redis counter), so a client that
+sees a jump knows it missed some and fills the gap from `history` (`GET /api/v1/engine/health`).
+`ts` is the producer's clock when it sent the message: the dashboard shows staleness from it.
+
+The producer serializes each message once; each web process subscribes once and sends the same
+text to every socket (`engine.consumers`). Publishing never blocks the supervisor: messages go
+through a loop of its own in a background thread, and are dropped while Redis is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+
+import redis
+from channels.layers import get_channel_layer
+
+from engine.models import EngineEvent, HealthMinute
+from engine.streams import Keys, unpack
+
+logger = logging.getLogger("engine.health")
+
+VERSION = 1
+HEALTH_GROUP = "engine.health"
+MESSAGE_TYPE = "health.message"  # the channel layer message carrying one serialized frame
+SECOND_SERIES_KEPT = timedelta(hours=6)  # what the Redis series promises (it keeps about 7 h)
+SECOND_SERIES_LONGEST = timedelta(hours=2)  # longer windows come per minute: fewer, smaller points
+MAX_PENDING = 64  # messages queued for the channel layer before new ones are dropped
+
+
+def sequence_key(shard: str) -> str:
+    return f"{Keys(shard).prefix}:health-seq"
+
+
+def frame(kind: str, shard: str, data: dict, *, seq: int | None, ts: float | None = None) -> str:
+    """Return the JSON text of one dashboard message."""
+    message = {"v": VERSION, "type": kind, "seq": seq, "ts": time.time() if ts is None else ts, "shard": shard}
+    message["data"] = data
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+class HealthPublisher:
+    """Send a shard's health to every dashboard: numbered, serialized once, never blocking the caller."""
+
+    def __init__(self, shard: str, redis_client: redis.Redis, layer: object | None = None) -> None:
+        self.shard = shard
+        self.redis = redis_client
+        self.layer = layer if layer is not None else get_channel_layer()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.starting = threading.Lock()  # the supervisor's loop and a drill's thread both publish
+        self.pending: set[Future] = set()
+        self.dropped = 0
+        self.failing = False
+
+    def publish(self, kind: str, data: dict, *, ts: float | None = None) -> str | None:
+        """Number and send one message; return its text, or None when it could not be sent."""
+        if self.layer is None:
+            return None
+        try:
+            seq = self.redis.incr(sequence_key(self.shard))
+        except redis.RedisError:
+            self.dropped += 1
+            return None
+        text = frame(kind, self.shard, data, seq=seq, ts=ts)
+        if len(self.pending) >= MAX_PENDING:  # the channel layer is stuck: drop rather than pile up
+            self.dropped += 1
+            return None
+        future = asyncio.run_coroutine_threadsafe(
+            self.layer.group_send(HEALTH_GROUP, {"type": MESSAGE_TYPE, "text": text}), self._loop()
+        )
+        self.pending.add(future)
+        future.add_done_callback(self._sent)
+        return text
+
+    def _sent(self, future: Future) -> None:
+        self.pending.discard(future)
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            if self.failing:
+                logger.info("engine %s: health messages flow again (%d lost)", self.shard, self.dropped)
+            self.failing = False
+            return
+        self.dropped += 1
+        if not self.failing:  # once per outage, not ten times a second
+            logger.warning("engine %s: health messages are being lost: %s", self.shard, error)
+        self.failing = True
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The publisher's own event loop: channel layers keep their connections per loop."""
+        with self.starting:
+            if self.loop is None:
+                self.loop = asyncio.new_event_loop()
+                threading.Thread(target=self.loop.run_forever, name=f"health-{self.shard}", daemon=True).start()
+            return self.loop
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until the messages published so far are sent (or `timeout` passes)."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.flush()
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.loop = None
+
+
+# -- the stored series ----------------------------------------------------------------------
+
+
+def chart_metrics(metrics: dict) -> dict:
+    """A metrics snapshot without what charts never draw (the depth of book), for history."""
+    markets = {
+        symbol: {key: value for key, value in market.items() if key != "depth"}
+        for symbol, market in metrics["markets"].items()
+    }
+    return {**metrics, "markets": markets}
+
+
+def history(shard: str, since: datetime, until: datetime, *, resolution: str = "auto", redis_client=None) -> dict:
+    """Return a window of a shard's health: metrics snapshots and engine events, oldest first.
+
+    One-second snapshots come from the Redis series while it holds the window (at most
+    `SECOND_SERIES_LONGEST` of them); anything older or longer comes from the minute
+    roll-ups, in the same shape, so a chart draws either.
+    """
+    now = datetime.now(tz=UTC)
+    if resolution == "auto":
+        recent = since >= now - SECOND_SERIES_KEPT and until - since <= SECOND_SERIES_LONGEST
+        resolution = "1s" if recent and redis_client is not None else "1m"
+    points = _seconds(redis_client, shard, since, until) if resolution == "1s" else _minutes(shard, since, until)
+    events = EngineEvent.objects.filter(shard=shard, at__gte=since, at__lte=until).select_related("actor")
+    return {
+        "shard": shard,
+        "since": since.timestamp(),
+        "until": until.timestamp(),
+        "resolution": resolution,
+        "metrics": points,
+        "events": [event.as_message() for event in reversed(events[:1000])],
+    }
+
+
+def _seconds(redis_client: redis.Redis, shard: str, since: datetime, until: datetime) -> list[dict]:
+    start, end = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+    entries = redis_client.xrange(Keys(shard).metrics, f"{start}-0", f"{end}-18446744073709551615")
+    points = []
+    for _, fields in entries:
+        try:
+            points.append(chart_metrics(unpack(fields[b"m"])))
+        except (KeyError, ValueError, TypeError):
+            continue  # an unreadable snapshot is a gap in the chart, not an error
+    return points
+
+
+def _minutes(shard: str, since: datetime, until: datetime) -> list[dict]:
+    rows = HealthMinute.objects.filter(shard=shard, minute__gte=since - timedelta(minutes=1), minute__lte=until)
+    return [minute_metrics(row) for row in rows.order_by("minute")]
+
+
+def minute_metrics(row: HealthMinute) -> dict:
+    """A minute roll-up in the shape of a metrics snapshot (rates averaged over the minute)."""
+    return {
+        "shard": row.shard,
+        "time": row.minute.timestamp() + 30,  # drawn at the middle of its minute
+        "interval": 60.0,
+        "commands": row.commands,
+        "trades": row.trades,
+        "rejected": row.rejected,
+        "commands_per_s": round(row.commands / 60, 1),
+        "commands_per_s_max": row.commands_per_s_max,
+        "trades_per_s": round(row.trades / 60, 1),
+        "latency_us": {"p50": row.latency_p50_us, "p99": row.latency_p99_us, "p999": None, "max": row.latency_max_us},
+        "queue_depth": row.queue_depth_max,
+        "rss_bytes": row.rss_bytes_max,
+        "cpu_percent": row.cpu_percent_max,
+        "restarts": row.restarts,
+        "markets": {},
+    }
+
+
+def current_status(redis_client: redis.Redis, shard: str) -> dict | None:
+    """The supervisor's latest status of a shard, or None when none is fresh."""
+    try:
+        raw = redis_client.get(Keys(shard).status)
+    except redis.RedisError:
+        return None
+    return unpack(raw) if raw else None
