@@ -222,6 +222,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"  # filled by collectstatic in production
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # Plotly.js for the dashboard's charts, straight from the pinned plotly package (no copy, no CDN).
+    "exchange_console.static_finders.PlotlyFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

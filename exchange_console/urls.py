@@ -17,6 +17,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", prometheus.metrics, name="metrics"),
     path("accounts/", include("console.auth_urls")),
+    path("console/engine/", include("engine.urls")),
     path("console/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("exchange_console.api_urls")),

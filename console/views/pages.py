@@ -1,4 +1,4 @@
-"""Console pages: the home overview and the audit log."""
+"""Console pages: the audit log (the home page is the engine dashboard, `engine.views.dashboard`)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.health import run_checks
 from console.models import AuditEntry
-from console.permissions import Capability, capabilities_of, capability_required
+from console.permissions import Capability, capability_required
 
 AUDIT_PAGE_SIZE = 50
-
-
-@capability_required(Capability.VIEW_CONSOLE)
-def home(request: HttpRequest) -> HttpResponse:
-    context = {"checks": run_checks(), "capabilities": capabilities_of(request.user)}
-    return render(request, "console/home.html", context)
 
 
 @capability_required(Capability.VIEW_AUDIT_LOG)
