@@ -135,6 +135,7 @@ class Socket(HealthConsumer):
     def __init__(self, *, blocked: bool = False) -> None:
         super().__init__()
         self.writing = None
+        self.send_frame = self.base_send
         self.sent: list[str] = []
         self.room = asyncio.Event()
         if not blocked:
