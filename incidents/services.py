@@ -1,0 +1,193 @@
+"""What people do to incidents and components: every change goes through here, onto the timeline and the audit log.
+
+Who may do what is checked here too, so the console, the API and tasks cannot disagree:
+support posts updates and internal notes; commanders declare, change status, severity, roles
+and components, and resolve (DESIGN.md, Roles).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from console import audit
+from console.models import AuditEntry
+from console.permissions import Capability, can
+from incidents import lifecycle, timeline
+from incidents.markdown import render
+from incidents.models import (
+    AffectedComponent,
+    Component,
+    ComponentStatus,
+    ComponentStatusChange,
+    Incident,
+    IncidentUpdate,
+)
+
+ROLES = {"commander": "commander", "communications_lead": "communications lead"}
+
+
+def person(user: Any) -> Any:
+    """The user, or None for the system (alert rules and schedules act as nobody in particular)."""
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _require(user: Any, capability: Capability) -> None:
+    if user is not None and not can(user, capability):  # None: the system itself (alert rules, beat)
+        raise PermissionDenied(f"Your role may not {capability.label.lower()}.")
+
+
+def next_code(year: int) -> str:
+    """The next reference code of `year`: INC-2026-0042."""
+    prefix = f"INC-{year}-"
+    last = Incident.objects.filter(code__startswith=prefix).aggregate(last=Max("code"))["last"]
+    number = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{number:04d}"
+
+
+@transaction.atomic
+def declare_incident(
+    *, title: str, by: Any, severity: str = Incident.Severity.SEV3, components: dict[Component, str] | None = None,
+    visibility: str = Incident.Visibility.PUBLIC, message: str = "", started_at: datetime | None = None,
+    draft: bool = False, source: str = AuditEntry.Source.CONSOLE,
+) -> Incident:  # fmt: skip
+    """Open an incident (a draft when an alert opens it), with its affected components and first update."""
+    _require(by, Capability.MANAGE_INCIDENTS)
+    now = timezone.now()
+    if started_at is not None and started_at > now:
+        raise ValidationError({"started_at": ["An incident cannot start in the future."]})
+    incident = Incident.objects.create(
+        code=next_code(now.year), title=title, severity=severity, visibility=visibility, draft=draft,
+        started_at=started_at or now, detected_at=now, created_at=now,
+        commander=person(by),
+    )  # fmt: skip
+    timeline.log(incident=incident, kind="declared", actor=by, summary=f"{incident.code} declared: {title}",
+                 detail={"severity": severity, "visibility": visibility, "draft": draft})  # fmt: skip
+    changes = set_affected(incident=incident, components=components or {}, by=by)
+    if message:
+        _add_update(incident=incident, body=message, by=by, internal=False, component_changes=changes)
+    audit.record(actor=by, action="incident.declared", target=incident, source=source,
+                 after={"title": title, "severity": severity, "visibility": visibility, "draft": draft})  # fmt: skip
+    return incident
+
+
+@transaction.atomic
+def post_update(
+    *, incident: Incident, body: str, by: Any, status: str | None = None,
+    components: dict[Component, str] | None = None, source: str = AuditEntry.Source.CONSOLE,
+) -> IncidentUpdate:  # fmt: skip
+    """Post a public update; a status move or component changes ride with it (those need a commander)."""
+    _require(by, Capability.POST_UPDATES)
+    if not body.strip():
+        raise ValidationError({"body": ["Write what customers should know."]})
+    previous = incident.status
+    if status is not None and status != incident.status:
+        _require(by, Capability.MANAGE_INCIDENTS)
+        lifecycle.check_move(incident, status)
+        incident.save(update_fields=lifecycle.apply_move(incident, status))
+        timeline.log(incident=incident, kind="status_changed", actor=by, summary=f"status {previous} -> {status}",
+                     detail={"previous": previous, "status": status})  # fmt: skip
+    changes = []
+    if components:
+        _require(by, Capability.MANAGE_INCIDENTS)
+        changes = set_affected(incident=incident, components=components, by=by)
+    update = _add_update(incident=incident, body=body, by=by, internal=False, component_changes=changes,
+                         previous_status=previous, status=incident.status if status else "")  # fmt: skip
+    audit.record(actor=by, action="incident.update_posted", target=incident, source=source,
+                 before={"status": previous}, after={"status": incident.status, "update": update.pk})  # fmt: skip
+    return update
+
+
+def add_note(*, incident: Incident, body: str, by: Any, source: str = AuditEntry.Source.CONSOLE) -> IncidentUpdate:
+    """Add an internal note: on the timeline and in the console, never public."""
+    _require(by, Capability.POST_INTERNAL_NOTES)
+    if not body.strip():
+        raise ValidationError({"body": ["A note needs some text."]})
+    with transaction.atomic():
+        note = _add_update(incident=incident, body=body, by=by, internal=True, component_changes=[])
+        audit.record(actor=by, action="incident.note_added", target=incident, source=source, after={"note": note.pk})
+    return note
+
+
+def _add_update(
+    *, incident: Incident, body: str, by: Any, internal: bool, component_changes: list[dict],
+    previous_status: str = "", status: str = "",
+) -> IncidentUpdate:  # fmt: skip
+    update = IncidentUpdate.objects.create(
+        incident=incident, body=body, body_html=render(body), internal=internal, previous_status=previous_status,
+        status=status, component_changes=component_changes,
+        author=person(by),
+    )  # fmt: skip
+    kind = "note" if internal else "update"
+    timeline.log(incident=incident, kind=kind, actor=by, summary=body.strip().splitlines()[0][:200],
+                 detail={"update": update.pk, "status": status})  # fmt: skip
+    return update
+
+
+def set_affected(*, incident: Incident, components: dict[Component, str], by: Any) -> list[dict]:
+    """Give components the statuses the incident says; return the changes made (old -> new)."""
+    changes = []
+    for component, status in components.items():
+        if status not in ComponentStatus.values:
+            raise ValidationError({"components": [f"Unknown component status {status!r}."]})
+        AffectedComponent.objects.update_or_create(incident=incident, component=component, defaults={"status": status})
+        change = set_component_status(component=component, status=status, by=by, incident=incident)
+        if change is not None:
+            changes.append({"component": component.name, "previous": change.previous, "status": status})
+    return changes
+
+
+def set_component_status(
+    *, component: Component, status: str, by: Any, incident: Incident | None = None
+) -> ComponentStatusChange | None:
+    """Change a component's status and record it (None when it already had that status)."""
+    if component.status == status:
+        return None
+    previous, component.status, component.updated_at = component.status, status, timezone.now()
+    component.save(update_fields=["status", "updated_at"])
+    change = ComponentStatusChange.objects.create(
+        component=component, previous=previous, status=status, incident=incident,
+        actor=person(by),
+    )  # fmt: skip
+    if incident is not None:
+        timeline.log(incident=incident, kind="component_changed", actor=by,
+                     summary=f"{component.name}: {previous} -> {status}",
+                     detail={"component": component.pk, "previous": previous, "status": status})  # fmt: skip
+    return change
+
+
+@transaction.atomic
+def change_severity(*, incident: Incident, to: str, by: Any, source: str = AuditEntry.Source.CONSOLE) -> None:
+    _require(by, Capability.MANAGE_INCIDENTS)
+    if to not in Incident.Severity.values:
+        raise ValidationError({"severity": [f"One of {', '.join(Incident.Severity.values)}."]})
+    previous, incident.severity = incident.severity, to
+    incident.save(update_fields=["severity"])
+    timeline.log(incident=incident, kind="severity_changed", actor=by, summary=f"severity {previous} -> {to}",
+                 detail={"previous": previous, "severity": to})  # fmt: skip
+    audit.record(actor=by, action="incident.severity_changed", target=incident, source=source,
+                 before={"severity": previous}, after={"severity": to})  # fmt: skip
+
+
+@transaction.atomic
+def assign_role(*, incident: Incident, role: str, user: Any, by: Any, source: str = AuditEntry.Source.CONSOLE) -> None:
+    """Make `user` the incident's commander or communications lead (None clears the role)."""
+    _require(by, Capability.MANAGE_INCIDENTS)
+    if role not in ROLES:
+        raise ValidationError({"role": [f"One of {', '.join(ROLES)}."]})
+    if user is not None and not can(user, Capability.POST_UPDATES):
+        raise ValidationError({"user": [f"{user.get_username()} has no role that may run an incident."]})
+    holder = getattr(incident, role)
+    previous = holder.get_username() if holder else None
+    setattr(incident, role, user)
+    incident.save(update_fields=[role])
+    name = user.get_username() if user else None
+    timeline.log(incident=incident, kind="role_changed", actor=by, summary=f"{ROLES[role]}: {name or 'nobody'}",
+                 detail={"role": role, "previous": previous, "user": name})  # fmt: skip
+    audit.record(actor=by, action="incident.role_changed", target=incident, source=source,
+                 before={role: previous}, after={role: name})  # fmt: skip
