@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from console import api as console_api
 from engine import api as engine_api
+from incidents import api as incidents_api
 
 router = DefaultRouter()
 router.register("users", console_api.UserViewSet, basename="user")
@@ -23,5 +24,14 @@ urlpatterns = [
     path("orders/", engine_api.place_order, name="api-orders"),
     path("orders/batch/", engine_api.place_batch, name="api-orders-batch"),
     path("orders/<int:order_id>/", engine_api.cancel_order, name="api-order"),
+    path("components/", incidents_api.components, name="api-components"),
+    path("incidents/", incidents_api.incidents, name="api-incidents"),
+    path("incidents/<str:code>/", incidents_api.incident, name="api-incident"),
+    path("incidents/<str:code>/updates/", incidents_api.post_update, name="api-incident-updates"),
+    path("incidents/<str:code>/notes/", incidents_api.add_note, name="api-incident-notes"),
+    path("incidents/<str:code>/severity/", incidents_api.change_severity, name="api-incident-severity"),
+    path("incidents/<str:code>/roles/", incidents_api.assign_role, name="api-incident-roles"),
+    path("incidents/<str:code>/timeline/", incidents_api.incident_timeline, name="api-incident-timeline"),
+    path("incidents/<str:code>/timeline.md", incidents_api.timeline_markdown, name="api-incident-timeline-md"),
     *router.urls,
 ]

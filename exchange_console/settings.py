@@ -210,6 +210,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["console.permissions.IsConsoleUser"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Choice sets shared by several fields get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "incidents.models.ComponentStatus",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+    },
     "REDOC_DIST": "SIDECAR",
 }
 

@@ -1,0 +1,149 @@
+"""The incidents API under /api/v1/: components, incidents, their updates, notes, roles and timeline.
+
+Thin: serializers validate, `incidents.services` decides (roles, allowed moves) and writes;
+a refused move is a 400 naming the way, a missing right a 403, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from console.models import AuditEntry
+from console.permissions import Capability, HasCapability, IsConsoleUser
+from incidents import services, timeline
+from incidents.models import Component, Incident
+from incidents.serializers import (
+    ComponentSerializer,
+    DeclareSerializer,
+    IncidentDetailSerializer,
+    IncidentSerializer,
+    NoteSerializer,
+    PostUpdateSerializer,
+    RoleSerializer,
+    SeveritySerializer,
+    TimelineEntrySerializer,
+    UpdateSerializer,
+)
+
+API = AuditEntry.Source.API
+ERRORS = OpenApiResponse(description="Field errors, or a refused status move: {field: [messages]}.")
+
+
+def get_incident(code: str) -> Incident:
+    """Every console user reads every incident, internal ones included; what they may change is the services'."""
+    return get_object_or_404(Incident.objects.prefetch_related("affected__component"), code=code)
+
+
+def _valid(serializer_class: type, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema(responses=ComponentSerializer(many=True))
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def components(request: Request) -> Response:
+    """List the components in their groups' order, with their current status."""
+    found = Component.objects.select_related("group", "market")
+    return Response(ComponentSerializer(found, many=True).data)
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[OpenApiParameter("open", bool, description="Only incidents not yet resolved.")],
+    responses=IncidentSerializer(many=True),
+)
+@extend_schema(methods=["POST"], request=DeclareSerializer, responses={201: IncidentDetailSerializer, 400: ERRORS})
+@api_view(["GET", "POST"])
+@permission_classes([IsConsoleUser])
+def incidents(request: Request) -> Response:
+    """List incidents, newest first; or declare one (commanders)."""
+    if request.method == "POST":
+        data = _valid(DeclareSerializer, request)
+        incident = services.declare_incident(by=request.user, source=API, **data)
+        return Response(IncidentDetailSerializer(get_incident(incident.code)).data, status=status.HTTP_201_CREATED)
+    found = Incident.objects.prefetch_related("affected__component").select_related("commander", "communications_lead")
+    if request.query_params.get("open") in ("1", "true", "yes"):
+        found = found.exclude(status__in=[Incident.Status.RESOLVED, Incident.Status.POSTMORTEM])
+    return Response(IncidentSerializer(found[:200], many=True).data)
+
+
+@extend_schema(responses=IncidentDetailSerializer)
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def incident(request: Request, code: str) -> Response:
+    """One incident with its affected components and every update and note, newest first."""
+    return Response(IncidentDetailSerializer(get_incident(code)).data)
+
+
+@extend_schema(request=PostUpdateSerializer, responses={201: UpdateSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.POST_UPDATES)])
+def post_update(request: Request, code: str) -> Response:
+    """Post a public update; a status move or component changes may ride with it (commanders)."""
+    data = _valid(PostUpdateSerializer, request)
+    update = services.post_update(incident=get_incident(code), by=request.user, source=API, **data)
+    return Response(UpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=NoteSerializer, responses={201: UpdateSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.POST_INTERNAL_NOTES)])
+def add_note(request: Request, code: str) -> Response:
+    """Add an internal note (never public)."""
+    body = _valid(NoteSerializer, request)["body"]
+    note = services.add_note(incident=get_incident(code), body=body, by=request.user, source=API)
+    return Response(UpdateSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=SeveritySerializer, responses={200: IncidentSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.MANAGE_INCIDENTS)])
+def change_severity(request: Request, code: str) -> Response:
+    """Change the internal severity (SEV1-SEV4)."""
+    found = get_incident(code)
+    services.change_severity(incident=found, to=_valid(SeveritySerializer, request)["severity"], by=request.user,
+                             source=API)  # fmt: skip
+    return Response(IncidentSerializer(found).data)
+
+
+@extend_schema(request=RoleSerializer, responses={200: IncidentSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.MANAGE_INCIDENTS)])
+def assign_role(request: Request, code: str) -> Response:
+    """Give the commander or communications lead role to someone (null clears it)."""
+    found, data = get_incident(code), _valid(RoleSerializer, request)
+    services.assign_role(incident=found, role=data["role"], user=data["username"], by=request.user, source=API)
+    return Response(IncidentSerializer(found).data)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("kind", str, description="Only entries of this kind (update, note, ...).")],
+    responses=TimelineEntrySerializer(many=True),
+)
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def incident_timeline(request: Request, code: str) -> Response:
+    """The incident's timeline, oldest first."""
+    entries = get_incident(code).timeline.all()
+    if kind := request.query_params.get("kind"):
+        entries = entries.filter(kind=kind)
+    return Response(TimelineEntrySerializer(entries, many=True).data)
+
+
+@extend_schema(responses={(200, "text/markdown"): str})
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def timeline_markdown(request: Request, code: str) -> HttpResponse:
+    """The incident's timeline as Markdown."""
+    found = get_incident(code)
+    response = HttpResponse(timeline.as_markdown(found), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{found.code}-timeline.md"'
+    return response
