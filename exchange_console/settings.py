@@ -135,6 +135,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Engine health by the minute is kept 90 days for post-mortem charts (issue 4).
     "engine-prune-health": {"task": "engine.prune_health", "schedule": timedelta(hours=6)},
+    # Alert rules on the engine's figures: condition to alert within 5 s (issue 6).
+    "incidents-evaluate-alert-rules": {"task": "incidents.evaluate_alert_rules", "schedule": timedelta(seconds=2)},
 }
 
 # The engine: the shard this installation's processes serve unless told otherwise (a market's

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from engine.admin import ReadOnlyAdmin
 from incidents import services
-from incidents.models import Component, ComponentGroup, Incident, TimelineEntry
+from incidents.models import Alert, AlertRule, Component, ComponentGroup, Incident, TimelineEntry
 
 
 @admin.register(ComponentGroup)
@@ -52,3 +52,17 @@ class IncidentAdmin(ReadOnlyAdmin):
     search_fields = ["code", "title"]
     date_hierarchy = "started_at"
     inlines = [TimelineInline]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "shard", "metric", "comparison", "threshold", "duration_seconds", "severity", "enabled"]
+    list_filter = ["enabled", "metric", "severity"]
+    filter_horizontal = ["components"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "fired_at", "resolved_at", "value", "peak", "incident"]
+    list_filter = ["rule"]
+    date_hierarchy = "fired_at"

@@ -211,3 +211,67 @@ class TimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.summary}"
+
+
+class AlertRule(models.Model):
+    """A condition on the engine's live figures that, held for `duration_seconds`, fires an alert."""
+
+    class Metric(models.TextChoices):
+        HEARTBEAT_AGE = "heartbeat_age", "Heartbeat age (s)"
+        P99_LATENCY_MS = "p99_latency_ms", "p99 ingest-to-ack latency (ms)"
+        THROUGHPUT_DROP_PERCENT = "throughput_drop_percent", "Throughput drop against the last 10 minutes (%)"
+        QUEUE_DEPTH = "queue_depth", "Queue depth (commands)"
+        COMMANDS_PER_S = "commands_per_s", "Commands per second"
+        CRASH_LOOP = "crash_loop", "Engine failed: crash loop (1 when failed)"
+
+    class Comparison(models.TextChoices):
+        ABOVE = "gt", "above"
+        BELOW = "lt", "below"
+
+    name = models.CharField(max_length=100, unique=True)
+    shard = models.CharField(max_length=32, default="main")
+    metric = models.CharField(max_length=32, choices=Metric.choices)
+    comparison = models.CharField(max_length=2, choices=Comparison.choices, default=Comparison.ABOVE)
+    threshold = models.FloatField()
+    duration_seconds = models.PositiveIntegerField(default=0, help_text="How long the condition must hold.")
+    severity = models.CharField(max_length=8, choices=Incident.Severity.choices, default=Incident.Severity.SEV2)
+    components = models.ManyToManyField(Component, blank=True, related_name="alert_rules")
+    enabled = models.BooleanField(default=True)
+    # Evaluation state, kept with the rule so any worker (or a restarted one) carries on.
+    pending_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.metric} {self.get_comparison_display()} {self.threshold:g}"
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return value > self.threshold if self.comparison == self.Comparison.ABOVE else value < self.threshold
+
+
+class Alert(models.Model):
+    """A rule that fired: open while its condition holds, resolved by itself when it clears."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    fired_at = models.DateTimeField(default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    value = models.FloatField(help_text="The figure when it fired.")
+    peak = models.FloatField(help_text="The worst figure while it was open.")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule"], condition=models.Q(resolved_at=None), name="one_open_alert_per_rule"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule.name} at {self.fired_at:%Y-%m-%d %H:%M:%S}"
+
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -22,7 +22,9 @@ from incidents import lifecycle, timeline
 from incidents.markdown import render
 from incidents.models import (
     AffectedComponent,
+    AlertRule,
     Component,
+    ComponentGroup,
     ComponentStatus,
     ComponentStatusChange,
     Incident,
@@ -136,6 +138,8 @@ def set_affected(*, incident: Incident, components: dict[Component, str], by: An
         if status not in ComponentStatus.values:
             raise ValidationError({"components": [f"Unknown component status {status!r}."]})
         AffectedComponent.objects.update_or_create(incident=incident, component=component, defaults={"status": status})
+        if incident.draft:  # proposed only: a draft changes nothing customers see until a person publishes it
+            continue
         change = set_component_status(component=component, status=status, by=by, incident=incident)
         if change is not None:
             changes.append({"component": component.name, "previous": change.previous, "status": status})
@@ -191,3 +195,43 @@ def assign_role(*, incident: Incident, role: str, user: Any, by: Any, source: st
                  detail={"role": role, "previous": previous, "user": name})  # fmt: skip
     audit.record(actor=by, action="incident.role_changed", target=incident, source=source,
                  before={role: previous}, after={role: name})  # fmt: skip
+
+
+def create_demo_components(*, markets: list[Any]) -> list[Component]:
+    """A starting set of components (trading per market, plus the API and funding) when there are none."""
+    if Component.objects.exists():
+        return []
+    trading = ComponentGroup.objects.get_or_create(name="Trading", defaults={"position": 0})[0]
+    platform = ComponentGroup.objects.get_or_create(name="Platform", defaults={"position": 1})[0]
+    created = [
+        Component.objects.create(group=trading, name=f"{market.symbol} trading", position=number, market=market)
+        for number, market in enumerate(markets)
+    ]
+    for number, name in enumerate(["REST and WebSocket API", "Deposits and withdrawals", "Website"]):
+        created.append(Component.objects.create(group=platform, name=name, position=number))
+    return created
+
+
+# The examples of issue 6, on by default: what a commander would set up first.
+DEFAULT_ALERT_RULES = [
+    {"name": "Engine heartbeat stale", "metric": "heartbeat_age", "threshold": 2, "duration_seconds": 0,
+     "severity": Incident.Severity.SEV1},
+    {"name": "Ack latency p99 over 50 ms", "metric": "p99_latency_ms", "threshold": 50, "duration_seconds": 30,
+     "severity": Incident.Severity.SEV2},
+    {"name": "Throughput dropped 80%", "metric": "throughput_drop_percent", "threshold": 80, "duration_seconds": 10,
+     "severity": Incident.Severity.SEV2},
+    {"name": "Order queue backing up", "metric": "queue_depth", "threshold": 50_000, "duration_seconds": 10,
+     "severity": Incident.Severity.SEV2},
+    {"name": "Engine crash loop", "metric": "crash_loop", "threshold": 0.5, "duration_seconds": 0,
+     "severity": Incident.Severity.SEV1},
+]  # fmt: skip
+
+
+def create_default_alert_rules(*, shard: str, components: list[Component]) -> list[AlertRule]:
+    """The default rules for a shard when it has none, each covering `components`."""
+    if AlertRule.objects.filter(shard=shard).exists():
+        return []
+    rules = [AlertRule.objects.create(shard=shard, **fields) for fields in DEFAULT_ALERT_RULES]
+    for rule in rules:
+        rule.components.set(components)
+    return rules

@@ -1,9 +1,10 @@
-"""Prepare a local installation: role groups, demo markets, and demo users (one per role and a trader), shown once."""
+"""Prepare a local installation: role groups, demo markets, components and alert rules, demo users (shown once)."""
 
 from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -11,7 +12,9 @@ from console import services
 from console.models import AuditEntry
 from console.permissions import Role
 from engine import services as engine_services
+from engine.models import Market
 from exchange_console.paths import VAR_DIR
+from incidents import services as incidents_services
 
 DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-users.txt"
 DEMO_TRADER = "demo-trader"
@@ -33,6 +36,12 @@ class Command(BaseCommand):
         markets = engine_services.create_demo_markets(by=None, source=AuditEntry.Source.SYSTEM)
         if markets:
             self.stdout.write(f"Demo markets: {', '.join(market.symbol for market in markets)}.")
+        components = incidents_services.create_demo_components(markets=list(Market.objects.all()))
+        if components:
+            self.stdout.write(f"Demo components: {', '.join(component.name for component in components)}.")
+        trading = [component for component in components if component.market_id]
+        if incidents_services.create_default_alert_rules(shard=settings.ENGINE_SHARD, components=trading):
+            self.stdout.write("Default alert rules created (admin: Alert rules).")
         created = [user for role in Role if (user := self._demo_user(f"demo-{role.group_name}", role, role.label))]
         trader = self._demo_user(DEMO_TRADER, None, "Trader")
         if trader:
