@@ -7,9 +7,11 @@ Retry-After when the engine cannot answer; never a 500 for anything a client sen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,7 +25,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from console.permissions import Capability, HasCapability, IsConsoleUser
 from engine import gateway
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineUnavailable, connection
 from engine.core.types import MAX_TICKS
 from engine.health import current_status, history, sequence_key
 from engine.models import Market
@@ -44,6 +46,7 @@ from engine.serializers import (
     OrderStateSerializer,
     RejectionSerializer,
 )
+from engine.streams import public_status
 
 UNAVAILABLE = OpenApiResponse(EngineErrorSerializer, description="The engine cannot answer now; see Retry-After.")
 FIELD_ERRORS = OpenApiResponse(description="Field errors: {field: [messages]}.")
@@ -216,17 +219,15 @@ def health(request: Request) -> Response:
     query = HealthQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
-    client = EngineClient(data["shard"])
+    redis_client = connection(settings.REDIS_URL)
     try:
-        last_seq = client.redis.get(sequence_key(data["shard"]))
-        redis_client = client.redis
+        last_seq = redis_client.get(sequence_key(data["shard"]))
     except redis.RedisError:  # the stored minutes still answer
         last_seq, redis_client = None, None
     window = history(data["shard"], data["since"], data["until"], resolution=data["resolution"],
                      redis_client=redis_client)  # fmt: skip
-    window["status"] = current_status(redis_client, data["shard"]) if redis_client is not None else None
-    if window["status"]:
-        window["status"].pop("journal_dir", None)
+    status = current_status(redis_client, data["shard"]) if redis_client is not None else None
+    window["status"] = public_status(status) if status else None
     window["last_seq"] = int(last_seq) if last_seq else None
     return Response(window)
 
@@ -247,19 +248,23 @@ CONTROL_RESPONSES = {
 }
 
 
+def _control(request: Request, serializer_class: type, send: Callable[..., dict]) -> Response:
+    """Validate a control request, send it to the supervisor through `send`, answer as it did."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        result = send(by=request.user, request=request, **serializer.validated_data)
+    except EngineUnavailable as error:
+        return unavailable(error)
+    return _control_answer(result)
+
+
 @extend_schema(request=EngineRestartSerializer, responses=CONTROL_RESPONSES)
 @api_view(["POST"])
 @permission_classes([HasCapability.requires(Capability.CONTROL_ENGINE)])
 def restart_engine(request: Request) -> Response:
     """Drain the engine's worker and start a new one (also restarts an engine that gave up: `failed`)."""
-    serializer = EngineRestartSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    try:
-        result = gateway.restart_engine(shard=data["shard"], reason=data["reason"], by=request.user, request=request)
-    except EngineUnavailable as error:
-        return unavailable(error)
-    return _control_answer(result)
+    return _control(request, EngineRestartSerializer, gateway.restart_engine)
 
 
 @extend_schema(request=DrillRequestSerializer, responses=CONTROL_RESPONSES)
@@ -267,13 +272,4 @@ def restart_engine(request: Request) -> Response:
 @permission_classes([HasCapability.requires(Capability.CONTROL_ENGINE)])
 def start_drill(request: Request) -> Response:
     """Start a recovery drill (crash or hang) under simulated load; its RTO and RPO arrive as engine events."""
-    serializer = DrillRequestSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    try:
-        result = gateway.start_drill(
-            shard=data["shard"], fault=data["fault"], reason=data["reason"], by=request.user, request=request
-        )
-    except EngineUnavailable as error:
-        return unavailable(error)
-    return _control_answer(result)
+    return _control(request, DrillRequestSerializer, gateway.start_drill)

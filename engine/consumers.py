@@ -81,7 +81,7 @@ class HealthHub:
                 while True:
                     message = await layer.receive(channel)
                     if message.get("type") == MESSAGE_TYPE:
-                        self.broadcast(message["text"])
+                        self.broadcast(message["text"], kind=message["kind"], shard=message["shard"])
             except asyncio.CancelledError:
                 self.subscribed.clear()
                 if channel is not None:
@@ -93,27 +93,15 @@ class HealthHub:
                 logger.warning("engine health: channel layer error (%s); subscribing again", error)
                 await asyncio.sleep(RESUBSCRIBE_DELAY)
 
-    def broadcast(self, text: str) -> None:
+    def broadcast(self, text: str, *, kind: str, shard: str) -> None:
         """Write one message to every socket that can take it now."""
-        kind = _type_of(text)
         if kind in ("status", "metrics"):
-            self.latest[(_shard_of(text), kind)] = text
+            self.latest[(shard, kind)] = text
         for socket in list(self.sockets):
             if socket.deliver(text):
                 self.delivered += 1
             else:
                 self.skipped += 1
-
-
-def _type_of(text: str) -> str:
-    # The producer writes the keys in a fixed order: `{"v":1,"type":"status",...`
-    start = text.find('"type":"') + 8
-    return text[start : text.find('"', start)]
-
-
-def _shard_of(text: str) -> str:
-    start = text.find('"shard":"') + 9
-    return text[start : text.find('"', start)]
 
 
 class HealthConsumer(AsyncWebsocketConsumer):

@@ -38,7 +38,7 @@ logger = logging.getLogger("engine.health")
 
 VERSION = 1
 HEALTH_GROUP = "engine.health"
-MESSAGE_TYPE = "health.message"  # the channel layer message carrying one serialized frame
+MESSAGE_TYPE = "health.message"  # the channel layer message carrying one serialized frame, its kind and shard
 SECOND_SERIES_KEPT = timedelta(hours=6)  # what the Redis series promises (it keeps about 7 h)
 SECOND_SERIES_LONGEST = timedelta(hours=2)  # longer windows come per minute: fewer, smaller points
 MAX_PENDING = 64  # messages queued for the channel layer before new ones are dropped
@@ -48,10 +48,9 @@ def sequence_key(shard: str) -> str:
     return f"{Keys(shard).prefix}:health-seq"
 
 
-def frame(kind: str, shard: str, data: dict, *, seq: int | None, ts: float | None = None) -> str:
-    """Return the JSON text of one dashboard message."""
-    message = {"v": VERSION, "type": kind, "seq": seq, "ts": time.time() if ts is None else ts, "shard": shard}
-    message["data"] = data
+def frame(kind: str, shard: str, data: dict, *, seq: int) -> str:
+    """Return the JSON text of one dashboard message, stamped with the time it is sent."""
+    message = {"v": VERSION, "type": kind, "seq": seq, "ts": time.time(), "shard": shard, "data": data}
     return json.dumps(message, separators=(",", ":"), default=str)
 
 
@@ -68,7 +67,7 @@ class HealthPublisher:
         self.dropped = 0
         self.failing = False
 
-    def publish(self, kind: str, data: dict, *, ts: float | None = None) -> str | None:
+    def publish(self, kind: str, data: dict) -> str | None:
         """Number and send one message; return its text, or None when it could not be sent."""
         if self.layer is None:
             return None
@@ -77,13 +76,12 @@ class HealthPublisher:
         except redis.RedisError:
             self.dropped += 1
             return None
-        text = frame(kind, self.shard, data, seq=seq, ts=ts)
+        text = frame(kind, self.shard, data, seq=seq)
         if len(self.pending) >= MAX_PENDING:  # the channel layer is stuck: drop rather than pile up
             self.dropped += 1
             return None
-        future = asyncio.run_coroutine_threadsafe(
-            self.layer.group_send(HEALTH_GROUP, {"type": MESSAGE_TYPE, "text": text}), self._loop()
-        )
+        message = {"type": MESSAGE_TYPE, "text": text, "kind": kind, "shard": self.shard}
+        future = asyncio.run_coroutine_threadsafe(self.layer.group_send(HEALTH_GROUP, message), self._loop())
         self.pending.add(future)
         future.add_done_callback(self._sent)
         return text

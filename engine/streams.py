@@ -32,6 +32,7 @@ from engine.core.events import REJECTED
 BAD_COMMAND = "bad_command"
 DEFAULT_SHARD = "main"
 REPLY_TTL_MS = 60_000  # an acknowledgement nobody collects expires with its list
+PRIVATE_STATUS = frozenset({"journal_dir"})  # status fields for drills on the engine's host, not for dashboards
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ pack = msgpack.Packer(use_bin_type=True).pack
 
 def unpack(data: bytes) -> object:
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def public_status(status: dict) -> dict:
+    """The supervisor's status without what only the engine's host needs (for dashboards and the API)."""
+    return {key: value for key, value in status.items() if key not in PRIVATE_STATUS}
 
 
 def bad_command(reason: str) -> list[tuple]:

@@ -39,13 +39,12 @@ import redis
 
 from engine.core.events import MODE_CHANGED, REJECTED
 from engine.core.types import MODES
-from engine.streams import REPLY_TTL_MS, Keys, command_entry, pack, unpack
+from engine.streams import REPLY_TTL_MS, Keys, command_entry, pack, public_status, unpack
 from engine.worker import WorkerConfig
 
 logger = logging.getLogger("engine.supervisor")
 
 STATUS_INTERVAL = 0.1  # seconds between status updates: the dashboards' heartbeat tile moves at 10 Hz
-PRIVATE_STATUS = {"journal_dir"}  # in the status key for drills, not sent to dashboards
 
 RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -507,7 +506,7 @@ class Supervisor:
         }
         with contextlib.suppress(redis.RedisError):
             self.redis.set(self.keys.status, pack(status), px=5_000)
-        self.recorder.status({key: value for key, value in status.items() if key not in PRIVATE_STATUS})
+        self.recorder.status(public_status(status))
 
     def _stop_worker(self, *, kill: bool = False) -> None:
         worker = self.worker

@@ -85,9 +85,10 @@ def panel_slots(request: HttpRequest) -> list[dict[str, Any]]:
     return [{"slot": slot, "title": title, "panels": render_slot(slot, request)} for slot, title in SLOTS.items()]
 
 
-def script_config(shard: str, window: int, markets: list[Market], events: list, alerts: list) -> dict[str, Any]:
+def script_config(
+    shard: str, window: int, markets: list[Market], events: list, alerts: list, drill: DrillResult | None
+) -> dict[str, Any]:
     """What dashboard.js starts from (the page hands it over with `json_script`)."""
-    drill = DrillResult.objects.filter(shard=shard).first()
     return {
         "shard": shard,
         "window": window,
@@ -109,7 +110,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     recent = EngineEvent.objects.filter(shard=shard).select_related("actor")
     events = list(recent[:EVENTS_SHOWN])
     alerts = list(recent.filter(severity__in=ALERT_SEVERITIES)[:EVENTS_SHOWN])
-    config = script_config(shard, window, markets, events, alerts)
+    drill = DrillResult.objects.filter(shard=shard).first()
+    config = script_config(shard, window, markets, events, alerts, drill)
     context = {
         "shard": shard,
         "shards": known_shards(),
@@ -119,7 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "modes": [(mode, mode.replace("_", "-").capitalize()) for mode in MODES],
         "events": events,
         "alerts": alerts,
-        "drill": DrillResult.objects.filter(shard=shard).first(),
+        "drill": drill,
         "can_control": can(request.user, Capability.CONTROL_ENGINE),
         "slots": panel_slots(request),
         "checks": run_checks(),

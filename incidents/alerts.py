@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from engine.client import connection as shared_connection
 from engine.health import HealthPublisher, current_status
 from engine.streams import Keys, unpack
 from incidents import services, timeline
@@ -85,7 +86,7 @@ def _drop(series: list[dict], now: float) -> float | None:
 
 def evaluate(connection: redis.Redis | None = None, now: datetime | None = None) -> list[Alert]:
     """Evaluate every enabled rule once; return the alerts that fired or resolved."""
-    connection = connection or redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    connection = connection or shared_connection(settings.REDIS_URL)
     now = now or timezone.now()
     rules = list(AlertRule.objects.filter(enabled=True).prefetch_related("components"))
     figures = {shard: readings(shard, connection, now.timestamp()) for shard in {rule.shard for rule in rules}}
@@ -176,4 +177,4 @@ def _announce(alert: Alert, kind: str, message: str) -> None:
 
 @functools.cache
 def _publisher(shard: str) -> HealthPublisher:
-    return HealthPublisher(shard, redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2))
+    return HealthPublisher(shard, shared_connection(settings.REDIS_URL))

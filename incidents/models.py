@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from engine.streams import DEFAULT_SHARD
+
 USER = settings.AUTH_USER_MODEL
 
 
@@ -229,7 +231,7 @@ class AlertRule(models.Model):
         BELOW = "lt", "below"
 
     name = models.CharField(max_length=100, unique=True)
-    shard = models.CharField(max_length=32, default="main")
+    shard = models.CharField(max_length=32, default=DEFAULT_SHARD)
     metric = models.CharField(max_length=32, choices=Metric.choices)
     comparison = models.CharField(max_length=2, choices=Comparison.choices, default=Comparison.ABOVE)
     threshold = models.FloatField()

@@ -118,15 +118,18 @@ async def test_a_client_whose_socket_is_full_is_skipped_while_the_others_keep_re
     fast, slow = Socket(), Socket(blocked=True)
     hub.sockets.update({fast, slow})
     for number in range(3):
-        hub.broadcast(f'{{"v":1,"type":"status","seq":{number + 1},"ts":0,"shard":"s","data":{{}}}}')
+        hub.broadcast(f'{{"v":1,"type":"status","seq":{number + 1},"ts":0,"shard":"s","data":{{}}}}', **STATUS_OF_S)
     assert len(fast.sent) == 3
     assert len(slow.sent) == 1  # its first message waits in a full socket: the next two were skipped
     assert hub.skipped == 2
     slow.unblock()
     await asyncio.sleep(0.01)
-    hub.broadcast('{"v":1,"type":"status","seq":4,"ts":0,"shard":"s","data":{}}')
+    hub.broadcast('{"v":1,"type":"status","seq":4,"ts":0,"shard":"s","data":{}}', **STATUS_OF_S)
     assert len(slow.sent) == 2
     assert len(fast.sent) == 4
+
+
+STATUS_OF_S = {"kind": "status", "shard": "s"}
 
 
 class Socket(HealthConsumer):

@@ -23,11 +23,7 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
 def test_status_metrics_and_events_reach_the_health_group_and_the_minute_table(tmp_path):
     shard = market_shard()
-    seen: dict[str, list[dict]] = {"status": [], "metrics": [], "event": []}
-    subscribed, done = threading.Event(), threading.Event()
-    listener = threading.Thread(target=asyncio.run, args=(_listen(shard, seen, subscribed, done),), daemon=True)
-    listener.start()
-    assert subscribed.wait(10)
+    seen, done, listener = listen(shard)
     with supervisor(tmp_path, shard) as process:
         wait_for_event(shard, "recovered", process=process)
         Client(shard).request([[1, "BTC-USD", 1, "t1", "buy", 9_000, 3]])
@@ -41,7 +37,7 @@ def test_status_metrics_and_events_reach_the_health_group_and_the_minute_table(t
     assert "running" in {message["data"]["state"] for message in seen["status"]}
     everything = sorted((message for messages in seen.values() for message in messages), key=lambda m: m["seq"])
     seqs = [message["seq"] for message in everything]
-    assert seqs == sorted(set(seqs)), "each message has its own, increasing sequence number"
+    assert seqs == sorted(set(seqs)), "no two messages share a sequence number"
     minutes = HealthMinute.objects.filter(shard=shard)
     assert minutes.exists()  # the minute in progress is written when the supervisor stops
     assert sum(minute.commands for minute in minutes) == 1
@@ -50,11 +46,7 @@ def test_status_metrics_and_events_reach_the_health_group_and_the_minute_table(t
 
 def test_status_comes_about_ten_times_a_second(tmp_path):
     shard = market_shard()
-    seen: dict[str, list[dict]] = {"status": [], "metrics": [], "event": []}
-    subscribed, done = threading.Event(), threading.Event()
-    listener = threading.Thread(target=asyncio.run, args=(_listen(shard, seen, subscribed, done),), daemon=True)
-    listener.start()
-    assert subscribed.wait(10)
+    seen, done, listener = listen(shard)
     with supervisor(tmp_path, shard) as process:
         wait_for_event(shard, "recovered", process=process)
         first = len(seen["status"])
@@ -63,6 +55,16 @@ def test_status_comes_about_ten_times_a_second(tmp_path):
         done.set()
     listener.join(5)
     assert 12 <= heard <= 22, f"{heard} status messages in 2 s"
+
+
+def listen(shard: str) -> tuple[dict[str, list[dict]], threading.Event, threading.Thread]:
+    """Start hearing `shard`'s messages on the health group in a thread; set `done` to stop."""
+    seen: dict[str, list[dict]] = {"status": [], "metrics": [], "event": []}
+    subscribed, done = threading.Event(), threading.Event()
+    listener = threading.Thread(target=asyncio.run, args=(_listen(shard, seen, subscribed, done),), daemon=True)
+    listener.start()
+    assert subscribed.wait(10)
+    return seen, done, listener
 
 
 async def _listen(shard: str, seen: dict, subscribed: threading.Event, done: threading.Event) -> None:
