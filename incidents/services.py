@@ -71,7 +71,7 @@ def declare_incident(
     timeline.log(incident=incident, kind="declared", actor=by, summary=f"{incident.code} declared: {title}",
                  detail={"severity": severity, "visibility": visibility, "draft": draft})  # fmt: skip
     changes = set_affected(incident=incident, components=components or {}, by=by)
-    if message:
+    if message.strip():
         _add_update(incident=incident, body=message, by=by, internal=False, component_changes=changes)
     audit.record(actor=by, action="incident.declared", target=incident, source=source,
                  after={"title": title, "severity": severity, "visibility": visibility, "draft": draft})  # fmt: skip

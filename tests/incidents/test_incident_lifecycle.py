@@ -197,3 +197,8 @@ def test_an_admin_changing_a_component_status_leaves_it_in_the_history(admin, tr
     assert (change.previous, change.status, change.actor) == ("operational", "major_outage", admin)
     entry = AuditEntry.objects.get(action="admin.change", target_type="incidents.component")
     assert (entry.before["status"], entry.after["status"]) == ("operational", "major_outage")
+
+
+def test_a_blank_first_message_declares_the_incident_without_an_update(commander):
+    incident = services.declare_incident(title="Quiet start", by=commander, message="   \n  ")
+    assert not incident.updates.exists()
