@@ -20,7 +20,7 @@ class Section:
 SECTIONS = (
     Section("Dashboard", "console:home", Capability.VIEW_CONSOLE),
     Section("Incidents", "incidents:list", Capability.VIEW_CONSOLE),
-    Section("Post-mortems", "incidents:postmortems", Capability.VIEW_CONSOLE),
+    Section("Post-mortems", "postmortems:list", Capability.VIEW_CONSOLE),
     Section("Maintenance", "incidents:maintenance", Capability.VIEW_CONSOLE),
     Section("Subscribers", "incidents:subscribers", Capability.MANAGE_SUBSCRIBERS),
     Section("Audit log", "console:audit", Capability.VIEW_AUDIT_LOG),

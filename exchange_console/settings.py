@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "console",
     "engine",
     "incidents",
+    "incidents.postmortems",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,8 @@ urlpatterns = [
     path("metrics", prometheus.metrics, name="metrics"),
     path("accounts/", include("console.auth_urls")),
     path("console/engine/", include("engine.urls")),
+    path("console/incidents/", include("incidents.urls")),
+    path("console/postmortems/", include("incidents.postmortems.urls")),
     path("console/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("exchange_console.api_urls")),
