@@ -20,28 +20,21 @@ through a loop of its own in a background thread, and are dropped while Redis is
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import threading
 import time
-from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
 import redis
-from channels.layers import get_channel_layer
 
+from console.broadcast import Broadcaster
 from engine.models import EngineEvent, HealthMinute
 from engine.streams import Keys, unpack
-
-logger = logging.getLogger("engine.health")
 
 VERSION = 1
 HEALTH_GROUP = "engine.health"
 MESSAGE_TYPE = "health.message"  # the channel layer message carrying one serialized frame, its kind and shard
 SECOND_SERIES_KEPT = timedelta(hours=6)  # what the Redis series promises (it keeps about 7 h)
 SECOND_SERIES_LONGEST = timedelta(hours=2)  # longer windows come per minute: fewer, smaller points
-MAX_PENDING = 64  # messages queued for the channel layer before new ones are dropped
 
 
 def sequence_key(shard: str) -> str:
@@ -60,64 +53,32 @@ class HealthPublisher:
     def __init__(self, shard: str, redis_client: redis.Redis, layer: object | None = None) -> None:
         self.shard = shard
         self.redis = redis_client
-        self.layer = layer if layer is not None else get_channel_layer()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.starting = threading.Lock()  # the supervisor's loop and a drill's thread both publish
-        self.pending: set[Future] = set()
-        self.dropped = 0
-        self.failing = False
+        self.sender = Broadcaster(f"health-{shard}", layer)
+        self.unnumbered = 0  # messages lost because Redis could not number them
+
+    @property
+    def dropped(self) -> int:
+        return self.unnumbered + self.sender.dropped
 
     def publish(self, kind: str, data: dict) -> str | None:
         """Number and send one message; return its text, or None when it could not be sent."""
-        if self.layer is None:
+        if self.sender.layer is None:
             return None
         try:
             seq = self.redis.incr(sequence_key(self.shard))
         except redis.RedisError:
-            self.dropped += 1
+            self.unnumbered += 1
             return None
         text = frame(kind, self.shard, data, seq=seq)
-        if len(self.pending) >= MAX_PENDING:  # the channel layer is stuck: drop rather than pile up
-            self.dropped += 1
-            return None
         message = {"type": MESSAGE_TYPE, "text": text, "kind": kind, "shard": self.shard}
-        future = asyncio.run_coroutine_threadsafe(self.layer.group_send(HEALTH_GROUP, message), self._loop())
-        self.pending.add(future)
-        future.add_done_callback(self._sent)
-        return text
-
-    def _sent(self, future: Future) -> None:
-        self.pending.discard(future)
-        error = None if future.cancelled() else future.exception()
-        if error is None:
-            if self.failing:
-                logger.info("engine %s: health messages flow again (%d lost)", self.shard, self.dropped)
-            self.failing = False
-            return
-        self.dropped += 1
-        if not self.failing:  # once per outage, not ten times a second
-            logger.warning("engine %s: health messages are being lost: %s", self.shard, error)
-        self.failing = True
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        """The publisher's own event loop: channel layers keep their connections per loop."""
-        with self.starting:
-            if self.loop is None:
-                self.loop = asyncio.new_event_loop()
-                threading.Thread(target=self.loop.run_forever, name=f"health-{self.shard}", daemon=True).start()
-            return self.loop
+        return text if self.sender.send(HEALTH_GROUP, message) else None
 
     def flush(self, timeout: float = 2.0) -> None:
         """Wait until the messages published so far are sent (or `timeout` passes)."""
-        deadline = time.monotonic() + timeout
-        while self.pending and time.monotonic() < deadline:
-            time.sleep(0.005)
+        self.sender.flush(timeout)
 
     def close(self) -> None:
-        self.flush()
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.loop = None
+        self.sender.close()
 
 
 # -- the stored series ----------------------------------------------------------------------

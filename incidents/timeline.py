@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from incidents import live
 from incidents.models import Incident, TimelineEntry
 
 
@@ -16,7 +17,7 @@ def log(
 ) -> TimelineEntry:  # fmt: skip
     """Append one entry to an incident's timeline."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry.objects.create(
         incident=incident,
         at=at or timezone.now(),
         kind=kind,
@@ -25,6 +26,8 @@ def log(
         summary=summary[:300],
         detail=detail or {},
     )
+    live.announce(entry)
+    return entry
 
 
 def as_markdown(incident: Incident) -> str:
