@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from engine.admin import ReadOnlyAdmin
 from incidents import services
-from incidents.models import Alert, AlertRule, Component, ComponentGroup, Incident, TimelineEntry
+from incidents.models import Alert, AlertRule, Component, ComponentGroup, Incident, TimelineEntry, UpdateTemplate
 
 
 @admin.register(ComponentGroup)
@@ -66,3 +66,10 @@ class AlertAdmin(ReadOnlyAdmin):
     list_display = ["rule", "fired_at", "resolved_at", "value", "peak", "incident"]
     list_filter = ["rule"]
     date_hierarchy = "fired_at"
+
+
+@admin.register(UpdateTemplate)
+class UpdateTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "position"]
+    list_filter = ["status"]
+    list_editable = ["position"]

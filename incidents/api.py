@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from console.models import AuditEntry
 from console.permissions import Capability, HasCapability, IsConsoleUser
 from incidents import services, timeline
-from incidents.models import Component, Incident
+from incidents.markdown import render
+from incidents.models import Component, Incident, UpdateTemplate
 from incidents.serializers import (
     ComponentSerializer,
     DeclareSerializer,
@@ -25,10 +26,16 @@ from incidents.serializers import (
     IncidentSerializer,
     NoteSerializer,
     PostUpdateSerializer,
+    PreviewResultSerializer,
+    PreviewSerializer,
+    PublishSerializer,
     RoleSerializer,
     SeveritySerializer,
+    StartedSerializer,
     TimelineEntrySerializer,
     UpdateSerializer,
+    UpdateTemplateSerializer,
+    VisibilitySerializer,
 )
 
 API = AuditEntry.Source.API
@@ -147,3 +154,64 @@ def timeline_markdown(request: Request, code: str) -> HttpResponse:
     response = HttpResponse(timeline.as_markdown(found), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{found.code}-timeline.md"'
     return response
+
+
+@extend_schema(request=PublishSerializer, responses={200: IncidentDetailSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.MANAGE_INCIDENTS)])
+def publish(request: Request, code: str) -> Response:
+    """Publish a draft incident (one an alert rule opened): its component statuses take effect."""
+    found = get_incident(code)
+    services.publish_draft(incident=found, by=request.user, source=API, **_valid(PublishSerializer, request))
+    return Response(IncidentDetailSerializer(get_incident(code)).data)
+
+
+@extend_schema(request=StartedSerializer, responses={200: IncidentSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.MANAGE_INCIDENTS)])
+def set_started_at(request: Request, code: str) -> Response:
+    """Move when the impact began (MTTR is counted from it)."""
+    found = get_incident(code)
+    services.set_started_at(incident=found, at=_valid(StartedSerializer, request)["started_at"], by=request.user,
+                            source=API)  # fmt: skip
+    return Response(IncidentSerializer(found).data)
+
+
+@extend_schema(request=VisibilitySerializer, responses={200: IncidentSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.MANAGE_INCIDENTS)])
+def change_visibility(request: Request, code: str) -> Response:
+    """Make the incident public or internal-only."""
+    found = get_incident(code)
+    services.change_visibility(incident=found, to=_valid(VisibilitySerializer, request)["visibility"],
+                               by=request.user, source=API)  # fmt: skip
+    return Response(IncidentSerializer(found).data)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", str, description="Only templates offered for this status (and those for any)."),
+        OpenApiParameter("incident", str, description="An incident code: fill each template's placeholders."),
+    ],
+    responses=UpdateTemplateSerializer(many=True),
+)
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def update_templates(request: Request) -> Response:
+    """The update templates, optionally for one status and filled in for one incident."""
+    found = list(UpdateTemplate.objects.all())
+    if chosen := request.query_params.get("status"):
+        found = [template for template in found if template.status in ("", chosen)]
+    if code := request.query_params.get("incident"):
+        target = get_incident(code)
+        for template in found:
+            template.filled = services.fill_template(template=template, incident=target, status=chosen or None)
+    return Response(UpdateTemplateSerializer(found, many=True).data)
+
+
+@extend_schema(request=PreviewSerializer, responses={200: PreviewResultSerializer, 400: ERRORS})
+@api_view(["POST"])
+@permission_classes([HasCapability.requires(Capability.POST_INTERNAL_NOTES)])
+def preview(request: Request) -> Response:
+    """Render Markdown exactly as an update or note will be published (sanitized)."""
+    return Response({"html": render(_valid(PreviewSerializer, request)["body"])})

@@ -196,6 +196,34 @@ class IncidentUpdate(models.Model):
         return f"{'note' if self.internal else 'update'} {self.at:%Y-%m-%d %H:%M}"
 
 
+class UpdateTemplate(models.Model):
+    """A ready-made public update for a status, with placeholders the composer fills in."""
+
+    PLACEHOLDERS = {
+        "title": "the incident's title",
+        "code": "its reference code",
+        "components": "the affected components, by name",
+        "status": "the status the update moves to",
+        "started_at": "when the impact began (UTC)",
+        "commander": "the incident commander",
+    }
+
+    name = models.CharField(max_length=100, unique=True)
+    status = models.CharField(
+        max_length=16, choices=Incident.Status.choices, blank=True, help_text="Offered for this status; empty: any."
+    )
+    body = models.TextField(
+        help_text="Markdown; placeholders: {title}, {code}, {components}, {status}, {started_at}, {commander}."
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class TimelineEntry(models.Model):
     """One line of an incident's timeline; written only by `incidents.timeline.log`, never edited."""
 

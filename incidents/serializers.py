@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from incidents.models import AffectedComponent, Component, ComponentStatus, Incident, IncidentUpdate, TimelineEntry
+from incidents.models import (
+    AffectedComponent,
+    Component,
+    ComponentStatus,
+    Incident,
+    IncidentUpdate,
+    TimelineEntry,
+    UpdateTemplate,
+)
 
 
 class ComponentSerializer(serializers.ModelSerializer):
@@ -129,3 +137,33 @@ class RoleSerializer(serializers.Serializer):
         if user is None:
             raise serializers.ValidationError(f"No active user {value!r}.")
         return user
+
+
+class PublishSerializer(serializers.Serializer):
+    message = serializers.CharField(required=False, allow_blank=True, default="", help_text="First public update.")
+
+
+class StartedSerializer(serializers.Serializer):
+    started_at = serializers.DateTimeField(help_text="When the impact began.")
+
+
+class VisibilitySerializer(serializers.Serializer):
+    visibility = serializers.ChoiceField(choices=Incident.Visibility.choices)
+
+
+class UpdateTemplateSerializer(serializers.ModelSerializer):
+    filled = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The body with the incident's facts in it (with ?incident=)."
+    )
+
+    class Meta:
+        model = UpdateTemplate
+        fields = ["id", "name", "status", "body", "filled"]
+
+
+class PreviewSerializer(serializers.Serializer):
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=50_000, help_text="Markdown.")
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    html = serializers.CharField(help_text="The body rendered and sanitized, exactly as it will be published.")

@@ -7,6 +7,7 @@ and components, and resolve (DESIGN.md, Roles).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from incidents.models import (
     ComponentStatusChange,
     Incident,
     IncidentUpdate,
+    UpdateTemplate,
 )
 
 ROLES = {"commander": "commander", "communications_lead": "communications lead"}
@@ -195,6 +197,79 @@ def assign_role(*, incident: Incident, role: str, user: Any, by: Any, source: st
                  detail={"role": role, "previous": previous, "user": name})  # fmt: skip
     audit.record(actor=by, action="incident.role_changed", target=incident, source=source,
                  before={role: previous}, after={role: name})  # fmt: skip
+
+
+@transaction.atomic
+def publish_draft(
+    *, incident: Incident, by: Any, message: str = "", source: str = AuditEntry.Source.CONSOLE
+) -> Incident:  # fmt: skip
+    """Publish a draft an alert opened: its proposed component statuses take effect, customers see it."""
+    _require(by, Capability.MANAGE_INCIDENTS)
+    if not incident.draft:
+        raise ValidationError({"draft": [f"{incident.code} is already published."]})
+    incident.draft = False
+    incident.save(update_fields=["draft"])
+    timeline.log(incident=incident, kind="published", actor=by, summary=f"{incident.code} published")
+    proposed = {affected.component: affected.status for affected in incident.affected.select_related("component")}
+    changes = set_affected(incident=incident, components=proposed, by=by)
+    if message.strip():
+        _add_update(incident=incident, body=message, by=by, internal=False, component_changes=changes,
+                    status=incident.status)  # fmt: skip
+    audit.record(actor=by, action="incident.published", target=incident, source=source,
+                 before={"draft": True}, after={"draft": False, "components": changes})  # fmt: skip
+    return incident
+
+
+@transaction.atomic
+def set_started_at(*, incident: Incident, at: datetime, by: Any, source: str = AuditEntry.Source.CONSOLE) -> None:
+    """Move the start of the impact (usually back in time, once the evidence says when it began)."""
+    _require(by, Capability.MANAGE_INCIDENTS)
+    if at > timezone.now():
+        raise ValidationError({"started_at": ["An incident cannot start in the future."]})
+    if incident.resolved_at is not None and at > incident.resolved_at:
+        raise ValidationError({"started_at": ["An incident cannot start after it was resolved."]})
+    previous, incident.started_at = incident.started_at, at
+    incident.save(update_fields=["started_at"])
+    timeline.log(incident=incident, kind="started_changed", actor=by,
+                 summary=f"impact began {at:%Y-%m-%d %H:%M:%S} UTC",
+                 detail={"previous": previous.isoformat(), "started_at": at.isoformat()})  # fmt: skip
+    audit.record(actor=by, action="incident.started_changed", target=incident, source=source,
+                 before={"started_at": previous.isoformat()}, after={"started_at": at.isoformat()})  # fmt: skip
+
+
+@transaction.atomic
+def change_visibility(*, incident: Incident, to: str, by: Any, source: str = AuditEntry.Source.CONSOLE) -> None:
+    """Make an incident public or internal-only."""
+    _require(by, Capability.MANAGE_INCIDENTS)
+    if to not in Incident.Visibility.values:
+        raise ValidationError({"visibility": [f"One of {', '.join(Incident.Visibility.values)}."]})
+    previous, incident.visibility = incident.visibility, to
+    incident.save(update_fields=["visibility"])
+    timeline.log(incident=incident, kind="visibility_changed", actor=by, summary=f"visibility {previous} -> {to}",
+                 detail={"previous": previous, "visibility": to})  # fmt: skip
+    audit.record(actor=by, action="incident.visibility_changed", target=incident, source=source,
+                 before={"visibility": previous}, after={"visibility": to})  # fmt: skip
+
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill_template(*, template: UpdateTemplate, incident: Incident, status: str | None = None) -> str:
+    """The template's body with the incident's facts in its placeholders (unknown ones left as written)."""
+    names = [affected.component.name for affected in incident.affected.select_related("component")]
+    values = {
+        "title": incident.title,
+        "code": incident.code,
+        "components": _spoken_list(names) or "our services",
+        "status": Incident.Status(status or template.status or incident.status).label.lower(),
+        "started_at": f"{incident.started_at:%Y-%m-%d %H:%M} UTC",
+        "commander": incident.commander.get_username() if incident.commander else "the incident commander",
+    }
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template.body)
+
+
+def _spoken_list(names: list[str]) -> str:
+    return names[0] if len(names) < 2 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def create_demo_components(*, markets: list[Any]) -> list[Component]:
