@@ -32,6 +32,11 @@ urlpatterns = [
     path("incidents/<str:code>/severity/", incidents_api.change_severity, name="api-incident-severity"),
     path("incidents/<str:code>/roles/", incidents_api.assign_role, name="api-incident-roles"),
     path("incidents/<str:code>/timeline/", incidents_api.incident_timeline, name="api-incident-timeline"),
+    path("incidents/<str:code>/publish/", incidents_api.publish, name="api-incident-publish"),
+    path("incidents/<str:code>/started/", incidents_api.set_started_at, name="api-incident-started"),
+    path("incidents/<str:code>/visibility/", incidents_api.change_visibility, name="api-incident-visibility"),
+    path("update-templates/", incidents_api.update_templates, name="api-update-templates"),
+    path("markdown/preview/", incidents_api.preview, name="api-markdown-preview"),
     path("incidents/<str:code>/timeline.md", incidents_api.timeline_markdown, name="api-incident-timeline-md"),
     *router.urls,
 ]

@@ -138,6 +138,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "engine-prune-health": {"task": "engine.prune_health", "schedule": timedelta(hours=6)},
     # Alert rules on the engine's figures: condition to alert within 5 s (issue 6).
     "incidents-evaluate-alert-rules": {"task": "incidents.evaluate_alert_rules", "schedule": timedelta(seconds=2)},
+    "incidents-record-engine-events": {"task": "incidents.record_engine_events", "schedule": timedelta(seconds=5)},
 }
 
 # The engine: the shard this installation's processes serve unless told otherwise (a market's
