@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from console import api as console_api
 from engine import api as engine_api
 from incidents import api as incidents_api
+from incidents.postmortems import api as postmortems_api
 
 router = DefaultRouter()
 router.register("users", console_api.UserViewSet, basename="user")
@@ -26,6 +27,7 @@ urlpatterns = [
     path("orders/<int:order_id>/", engine_api.cancel_order, name="api-order"),
     path("components/", incidents_api.components, name="api-components"),
     path("incidents/", incidents_api.incidents, name="api-incidents"),
+    path("incidents/<str:code>/postmortem/", postmortems_api.create_postmortem, name="api-postmortem-create"),
     path("incidents/<str:code>/", incidents_api.incident, name="api-incident"),
     path("incidents/<str:code>/updates/", incidents_api.post_update, name="api-incident-updates"),
     path("incidents/<str:code>/notes/", incidents_api.add_note, name="api-incident-notes"),
@@ -38,5 +40,25 @@ urlpatterns = [
     path("update-templates/", incidents_api.update_templates, name="api-update-templates"),
     path("markdown/preview/", incidents_api.preview, name="api-markdown-preview"),
     path("incidents/<str:code>/timeline.md", incidents_api.timeline_markdown, name="api-incident-timeline-md"),
+    path("postmortems/", postmortems_api.postmortems, name="api-postmortems"),
+    path("postmortems/<str:code>/", postmortems_api.postmortem, name="api-postmortem"),
+    path("postmortems/<str:code>/submit/", postmortems_api.submit, name="api-postmortem-submit"),
+    path(
+        "postmortems/<str:code>/request-changes/",
+        postmortems_api.request_changes,
+        name="api-postmortem-request-changes",
+    ),
+    path("postmortems/<str:code>/approve/", postmortems_api.approve, name="api-postmortem-approve"),
+    path("postmortems/<str:code>/publish/", postmortems_api.publish, name="api-postmortem-publish"),
+    path("postmortems/<str:code>/postmortem.md", postmortems_api.postmortem_markdown, name="api-postmortem-md"),
+    path("postmortems/<str:code>/timeline/", postmortems_api.add_timeline_entry, name="api-postmortem-timeline"),
+    path(
+        "postmortems/<str:code>/timeline/<int:entry_id>/",
+        postmortems_api.timeline_entry,
+        name="api-postmortem-timeline-entry",
+    ),
+    path("postmortems/<str:code>/action-items/", postmortems_api.add_action_item, name="api-postmortem-action-items"),
+    path("action-items/", postmortems_api.action_items, name="api-action-items"),
+    path("action-items/<int:item_id>/", postmortems_api.action_item, name="api-action-item"),
     *router.urls,
 ]

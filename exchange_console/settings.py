@@ -138,6 +138,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "engine-prune-health": {"task": "engine.prune_health", "schedule": timedelta(hours=6)},
     # Alert rules on the engine's figures: condition to alert within 5 s (issue 6).
     "incidents-evaluate-alert-rules": {"task": "incidents.evaluate_alert_rules", "schedule": timedelta(seconds=2)},
+    # Overdue post-mortem action items: each owner is emailed once per due date (issue 6).
+    "postmortems-send-action-item-reminders": {
+        "task": "postmortems.send_action_item_reminders",
+        "schedule": timedelta(hours=1),
+    },
     "incidents-record-engine-events": {"task": "incidents.record_engine_events", "schedule": timedelta(seconds=5)},
 }
 
@@ -218,6 +223,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ComponentStatusEnum": "incidents.models.ComponentStatus",
         "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "PostmortemStatusEnum": "incidents.postmortems.models.Postmortem.Status",
+        "ActionItemStatusEnum": "incidents.postmortems.models.ActionItem.Status",
     },
     "REDOC_DIST": "SIDECAR",
 }
