@@ -18,8 +18,10 @@ from console.models import AuditEntry
 from console.permissions import Capability, HasCapability, IsConsoleUser
 from incidents import services, timeline
 from incidents.markdown import render
-from incidents.models import Component, Incident, UpdateTemplate
+from incidents.models import Alert, AlertRule, Component, Incident, UpdateTemplate
 from incidents.serializers import (
+    AlertRuleSerializer,
+    AlertSerializer,
     ComponentSerializer,
     DeclareSerializer,
     IncidentDetailSerializer,
@@ -215,3 +217,51 @@ def update_templates(request: Request) -> Response:
 def preview(request: Request) -> Response:
     """Render Markdown exactly as an update or note will be published (sanitized)."""
     return Response({"html": render(_valid(PreviewSerializer, request)["body"])})
+
+
+@extend_schema(methods=["GET"], responses=AlertRuleSerializer(many=True))
+@extend_schema(methods=["POST"], request=AlertRuleSerializer, responses={201: AlertRuleSerializer, 400: ERRORS})
+@api_view(["GET", "POST"])
+@permission_classes([IsConsoleUser])
+def alert_rules(request: Request) -> Response:
+    """List the alert rules; or create one (admins)."""
+    if request.method == "POST":
+        rule = services.save_alert_rule(by=request.user, source=API, **_rule_fields(request, partial=False))
+        return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+    return Response(AlertRuleSerializer(AlertRule.objects.prefetch_related("components"), many=True).data)
+
+
+@extend_schema(methods=["PATCH"], request=AlertRuleSerializer, responses={200: AlertRuleSerializer, 400: ERRORS})
+@extend_schema(methods=["GET"], responses=AlertRuleSerializer)
+@extend_schema(methods=["DELETE"], responses={204: None})
+@api_view(["GET", "PATCH", "DELETE"])
+@permission_classes([IsConsoleUser])
+def alert_rule(request: Request, pk: int) -> Response:
+    """One alert rule; admins change or delete it."""
+    rule = get_object_or_404(AlertRule, pk=pk)
+    if request.method == "DELETE":
+        services.delete_alert_rule(rule=rule, by=request.user, source=API)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    if request.method == "PATCH":
+        rule = services.save_alert_rule(rule=rule, by=request.user, source=API, **_rule_fields(request, partial=True))
+    return Response(AlertRuleSerializer(rule).data)
+
+
+def _rule_fields(request: Request, *, partial: bool) -> dict:
+    serializer = AlertRuleSerializer(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("open", bool, description="Only alerts whose condition still holds.")],
+    responses=AlertSerializer(many=True),
+)
+@api_view(["GET"])
+@permission_classes([IsConsoleUser])
+def alerts(request: Request) -> Response:
+    """The alerts that fired, newest first (the last 200)."""
+    found = Alert.objects.select_related("rule", "incident")
+    if request.query_params.get("open") in ("1", "true", "yes"):
+        found = found.filter(resolved_at=None)
+    return Response(AlertSerializer(found[:200], many=True).data)

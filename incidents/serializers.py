@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from incidents.models import (
     AffectedComponent,
+    Alert,
+    AlertRule,
     Component,
     ComponentStatus,
     Incident,
@@ -167,3 +169,27 @@ class PreviewSerializer(serializers.Serializer):
 
 class PreviewResultSerializer(serializers.Serializer):
     html = serializers.CharField(help_text="The body rendered and sanitized, exactly as it will be published.")
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    """A rule as read, and as written (PATCH sends only what changes)."""
+
+    components = serializers.PrimaryKeyRelatedField(many=True, queryset=Component.objects.all(), required=False)
+
+    class Meta:
+        model = AlertRule
+        fields = ["id", "name", "shard", "metric", "comparison", "threshold", "duration_seconds", "severity",
+                  "components", "enabled", "pending_since"]  # fmt: skip
+        read_only_fields = ["pending_since"]
+        # Uniqueness is the service's model validation (one message, whichever way a rule is saved).
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    rule = serializers.CharField(source="rule.name", read_only=True)
+    metric = serializers.CharField(source="rule.metric", read_only=True)
+    incident = serializers.CharField(source="incident.code", default=None, allow_null=True, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "rule", "metric", "fired_at", "resolved_at", "value", "peak", "incident"]

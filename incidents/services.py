@@ -287,6 +287,41 @@ def create_demo_components(*, markets: list[Any]) -> list[Component]:
     return created
 
 
+ALERT_RULE_FIELDS = ("name", "shard", "metric", "comparison", "threshold", "duration_seconds", "severity", "enabled")
+
+
+@transaction.atomic
+def save_alert_rule(
+    *, by: Any, rule: AlertRule | None = None, components: list[Component] | None = None,
+    source: str = AuditEntry.Source.CONSOLE, **fields: Any,
+) -> AlertRule:  # fmt: skip
+    """Create a rule, or change one; a changed condition starts its duration counting afresh."""
+    _require(by, Capability.MANAGE_ALERT_RULES)
+    before = audit.snapshot(rule) if rule is not None else None
+    rule = rule or AlertRule()
+    for name, value in fields.items():
+        if name not in ALERT_RULE_FIELDS:
+            raise ValidationError({name: ["Not a field of an alert rule."]})
+        setattr(rule, name, value)
+    rule.pending_since = None
+    rule.full_clean(exclude=["components"])
+    rule.save()
+    if components is not None:
+        rule.components.set(components)
+    action = "alert_rule.created" if before is None else "alert_rule.changed"
+    audit.record(actor=by, action=action, target=rule, source=source, before=before, after=audit.snapshot(rule))
+    return rule
+
+
+@transaction.atomic
+def delete_alert_rule(*, rule: AlertRule, by: Any, source: str = AuditEntry.Source.CONSOLE) -> None:
+    """Delete a rule; its past alerts go with it (incident timelines keep what they said)."""
+    _require(by, Capability.MANAGE_ALERT_RULES)
+    before = audit.snapshot(rule)
+    audit.record(actor=by, action="alert_rule.deleted", target=rule, source=source, before=before)
+    rule.delete()
+
+
 # The examples of issue 6, on by default: what a commander would set up first.
 DEFAULT_ALERT_RULES = [
     {"name": "Engine heartbeat stale", "metric": "heartbeat_age", "threshold": 2, "duration_seconds": 0,
