@@ -269,7 +269,9 @@ def fill_template(*, template: UpdateTemplate, incident: Incident, status: str |
 
 
 def _spoken_list(names: list[str]) -> str:
-    return names[0] if len(names) < 2 else f"{', '.join(names[:-1])} and {names[-1]}"
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def create_demo_components(*, markets: list[Any]) -> list[Component]:

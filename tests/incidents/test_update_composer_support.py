@@ -31,6 +31,12 @@ def test_a_template_is_filled_with_the_incidents_facts_and_unknown_placeholders_
     )
 
 
+def test_an_incident_without_components_reads_our_services(commander):
+    bare = services.declare_incident(title="Slow logins", by=commander)
+    template = UpdateTemplate(name="Any", body="Problems with {components}.")
+    assert services.fill_template(template=template, incident=bare) == "Problems with our services."
+
+
 def test_the_migration_provides_a_template_for_every_status_an_update_moves_to():
     statuses = set(UpdateTemplate.objects.values_list("status", flat=True))
     assert {"investigating", "identified", "monitoring", "resolved"} <= statuses
