@@ -8,3 +8,8 @@ class IncidentsConfig(AppConfig):
 
     name = "incidents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from incidents import panels
+
+        panels.register()  # the dashboard's "Open incidents" panel
