@@ -43,7 +43,8 @@ def test_an_admin_creates_a_rule_on_components_and_it_is_audited(persona):
 def test_changing_a_condition_restarts_its_duration_and_is_audited_from_old_to_new(persona, rule):
     AlertRule.objects.filter(pk=rule.pk).update(pending_since="2026-11-23T10:00:00Z")
     response = send(persona, ADMIN, "patch", f"/api/v1/alert-rules/{rule.pk}/", {"threshold": 3.5})
-    assert response.status_code == 200 and response.json()["pending_since"] is None
+    assert response.status_code == 200
+    assert response.json()["pending_since"] is None
     entry = AuditEntry.objects.get(action="alert_rule.changed")
     assert (entry.before["threshold"], entry.after["threshold"]) == (2.0, 3.5)
 

@@ -39,10 +39,13 @@ def test_publishing_a_draft_applies_its_component_statuses_and_posts_the_first_u
     services.publish_draft(incident=draft, by=commander, message="We are looking into stalled order entry.")
     draft.refresh_from_db()
     trading.refresh_from_db()
-    assert not draft.draft and draft.is_public()
+    assert not draft.draft
+    assert draft.is_public()
     assert trading.status == ComponentStatus.MAJOR_OUTAGE
     [update] = draft.updates.all()
-    assert update.component_changes == [{"component": trading.name, "previous": "operational", "status": "major_outage"}]
+    assert update.component_changes == [
+        {"component": trading.name, "previous": "operational", "status": "major_outage"}
+    ]
     assert "published" in [entry.kind for entry in draft.timeline.all()]
     assert AuditEntry.objects.filter(action="incident.published").count() == 1
 
@@ -62,7 +65,8 @@ def test_the_api_publishes_for_commanders_only(persona, draft):
     assert response.status_code == 200, response.content
     assert response.json()["draft"] is False
     again = client_for(persona, COMMANDER).post(path, {}, content_type="application/json")
-    assert again.status_code == 400 and "already published" in again.json()["draft"][0]
+    assert again.status_code == 400
+    assert "already published" in again.json()["draft"][0]
 
 
 def test_the_start_moves_back_in_time_but_not_into_the_future_or_past_the_resolution(persona, draft, commander):
@@ -72,16 +76,20 @@ def test_the_start_moves_back_in_time_but_not_into_the_future_or_past_the_resolu
     with pytest.raises(ValidationError, match="future"):
         services.set_started_at(incident=draft, at=timezone.now() + timedelta(minutes=1), by=commander)
     path = f"/api/v1/incidents/{draft.code}/started/"
-    refused = client_for(persona, VIEWER).post(path, {"started_at": earlier.isoformat()}, content_type="application/json")
+    refused = client_for(persona, VIEWER).post(
+        path, {"started_at": earlier.isoformat()}, content_type="application/json"
+    )
     assert refused.status_code == 403
     bad = client_for(persona, COMMANDER).post(path, {"started_at": "yesterday"}, content_type="application/json")
-    assert bad.status_code == 400 and "started_at" in bad.json()
+    assert bad.status_code == 400
+    assert "started_at" in bad.json()
 
 
 def test_visibility_changes_are_on_the_timeline(persona, draft):
     path = f"/api/v1/incidents/{draft.code}/visibility/"
     response = client_for(persona, COMMANDER).post(path, {"visibility": "internal"}, content_type="application/json")
-    assert response.status_code == 200 and response.json()["visibility"] == "internal"
+    assert response.status_code == 200
+    assert response.json()["visibility"] == "internal"
     assert draft.timeline.filter(kind="visibility_changed").count() == 1
     wrong = client_for(persona, COMMANDER).post(path, {"visibility": "secret"}, content_type="application/json")
     assert wrong.status_code == 400

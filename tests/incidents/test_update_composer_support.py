@@ -69,5 +69,7 @@ def test_the_preview_renders_markdown_and_drops_anything_executable(persona, pay
 
 @pytest.mark.parametrize(("name", "expected"), [(ANONYMOUS, 401), (VIEWER, 403)])
 def test_only_people_who_write_updates_can_preview_them(persona, name, expected):
-    response = client_for(persona, name).post("/api/v1/markdown/preview/", {"body": "x"}, content_type="application/json")
+    response = client_for(persona, name).post(
+        "/api/v1/markdown/preview/", {"body": "x"}, content_type="application/json"
+    )
     assert response.status_code == expected
