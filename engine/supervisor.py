@@ -250,10 +250,12 @@ class Supervisor:
         worker.last_heartbeat = time.monotonic()
         self.state = "running"
         self._prepare_standby()
+        lost = recovery.get("lost_acknowledged", 0)
         self.recorder.record(
             "recovered",
             f"recovered to sequence {recovery['last_sequence']}: {recovery['replayed']:,} commands replayed "
-            f"in {recovery['seconds']:.3f} s",
+            f"in {recovery['seconds']:.3f} s" + (f"; {lost:,} ACKNOWLEDGED COMMANDS LOST" if lost else ""),
+            severity="critical" if lost else "info",
             detail={**recovery, "pid": message.get("pid"), "startup_seconds": startup},
         )
 

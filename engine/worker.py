@@ -53,6 +53,7 @@ NEVER = 2**62
 HEARTBEAT_TTL_MS = 2_000
 NOT_A_COMMAND = "a command is a list: [kind, *fields]"
 REDIS_RETRY_MAX = 0.2  # seconds between attempts to reach Redis: it counts in the RTO of a restart
+LOST_SCAN_PAGE = 256  # acknowledgements read at a time when checking the journal against them
 METRICS_KEPT = 7 * 3600  # one-second snapshots kept in Redis: at least six hours (issue 4)
 
 
@@ -234,6 +235,9 @@ class Worker:
             self.position = recovery.last_source.rpartition("/")[0]
         if self.last_published is not None and entry_key(self.last_published) > entry_key(self.position):
             self.position = self.last_published  # entries after the journal's last held no command it keeps
+        lost = self._acknowledged_beyond(recovery.last_sequence)
+        if lost:
+            logger.critical("engine worker: %d acknowledged commands are not in the journal", lost)
         self._finish_replayed(replayed)
         self.beat.message(
             "ready",
@@ -245,6 +249,7 @@ class Worker:
                 "seconds": round(recovery.seconds, 4),
                 "torn_tail": None if recovery.torn_tail is None else recovery.torn_tail.problem,
                 "republished": len(replayed),
+                "lost_acknowledged": lost,
             },
             position=self.position,
         )
@@ -275,6 +280,26 @@ class Worker:
         while not self.stopping and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, self.config.heartbeat_interval))
             self.beat.heartbeat()
+
+    def _acknowledged_beyond(self, last_sequence: int) -> int:
+        """Count acknowledged commands the journal does not hold: the real RPO of this recovery (0 by design).
+
+        Every acknowledged command carries its sequence number, and acknowledgements are published
+        in sequence order, so the event stream is read from its newest end back to the first
+        acknowledgement the journal covers.
+        """
+        lost, newest = 0, "+"
+        while True:
+            page = self.redis.xrevrange(self.keys.events, max=newest, count=LOST_SCAN_PAGE)
+            for stream_id, fields in page:
+                results = unpack(fields[b"a"])[1]
+                sequences = [events[0][0] for events in results if events and events[0][0] is not None]
+                if sequences and max(sequences) <= last_sequence:
+                    return lost
+                lost += sum(1 for sequence in sequences if sequence > last_sequence)
+                newest = "(" + stream_id.decode()
+            if len(page) < LOST_SCAN_PAGE:
+                return lost
 
     def _republish_floor(self) -> tuple[int, int] | None:
         """Entries after this key may hold journaled commands whose acknowledgement was never published.

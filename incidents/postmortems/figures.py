@@ -56,21 +56,29 @@ def orders_rejected(names: list[str], start: datetime, end: datetime) -> int | N
 
 
 def commands_lost(names: list[str], start: datetime, end: datetime) -> int | None:
-    """Acknowledged commands missing after a recovery in the window; None when no measurement covers it.
+    """Acknowledged commands missing after the recoveries in the window; None when no measurement covers them.
 
-    A command is acknowledged only once journaled, so a recovery (snapshot + replay) should lose
-    none. What measures it: a recovery drill (`DrillResult.rpo_orders`) checks every acknowledgement
-    it received against the journal. A real crash's `recovered` event carries the sequence reached,
-    commands replayed and any torn tail cut (a torn record was never acknowledged), but not the last
-    acknowledged sequence before the crash, so it cannot show a loss. Hence: the drills' measured
-    loss when drills ran in the window; 0 when no worker failed in it (a worker that kept running
-    holds every acknowledged command); otherwise unknown.
+    A command is acknowledged only once journaled, so a recovery should lose none. Each worker
+    measures it as it recovers: the acknowledgements on the event stream whose sequence is past
+    the journal's end (`lost_acknowledged` in the `recovered` event). Every failure in the window
+    is followed by a recovery; when one is missing (the window ends first) or predates that
+    measurement, a recovery drill in the window (`DrillResult.rpo_orders`, which checks every
+    acknowledgement it received) still answers; otherwise the loss is unknown. No failure: 0.
     """
+    window = {"shard__in": names, "at__gte": start, "at__lte": end}
+    failures = EngineEvent.objects.filter(kind__in=FAILURES, **window).count()
+    measured = [
+        event.detail.get("lost_acknowledged")
+        for event in EngineEvent.objects.filter(kind=EngineEvent.Kind.RECOVERED, **window)
+        if isinstance(event.detail, dict)
+    ]
+    known = [lost for lost in measured if lost is not None]
+    if len(known) >= failures and known:
+        return sum(known)
     drills = DrillResult.objects.filter(shard__in=names, at__gte=start, at__lte=end)
     if drills.exists():
         return drills.aggregate(total=Sum("rpo_orders"))["total"]
-    failed = EngineEvent.objects.filter(shard__in=names, at__gte=start, at__lte=end, kind__in=FAILURES).exists()
-    return None if failed else 0
+    return None if failures else 0
 
 
 def health_window(postmortem: Postmortem, *, shard: str | None = None, redis_client: Any = None) -> dict:

@@ -46,6 +46,7 @@ def test_a_killed_worker_is_restarted_and_recovers_what_it_acknowledged(tmp_path
     assert "SIGKILL" in crashed.message
     assert events(shard, "restarted")
     assert recovered.detail["last_sequence"] == 1  # the acknowledged order survived
+    assert recovered.detail["lost_acknowledged"] == 0
     assert after[0][0] == 2
     assert duplicate[0][1] == "duplicate_client_order_id"  # and is known: resending it is safe
 

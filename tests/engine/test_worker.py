@@ -6,6 +6,7 @@ applied twice; a command sent before a crash is answered after it.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -120,6 +121,22 @@ def test_a_command_journaled_but_never_acknowledged_is_acknowledged_after_restar
     assert [event[-1] for event in acks[entry_id][1]] == ["accepted", "trade"]
     assert journal_sources(tmp_path) == [f"{entry_id}/0", f"{entry_id}/1"]  # applied once
     assert client.redis.xlen(keys.events) == 1
+
+
+def test_recovery_counts_acknowledged_commands_missing_from_the_journal(tmp_path):
+    """Durability broken from outside (the journal's disk replaced): the worker says what was lost, not 0."""
+    config = worker_config(tmp_path)
+    client = Client(config.shard)
+    with running_worker(tmp_path, config) as worker:
+        client.request([limit(1, "k1", "buy", 9_000, 1), "garbage", limit(1, "k2", "buy", 9_001, 1)])
+        client.request([limit(1, "k3", "buy", 9_002, 1)])
+        assert worker.ready["recovery"]["lost_acknowledged"] == 0
+    shutil.rmtree(config.journal_dir)
+    with running_worker(tmp_path, config) as worker:
+        assert worker.ready["recovery"]["last_sequence"] == 0
+        assert worker.ready["recovery"]["lost_acknowledged"] == 3  # the refused "garbage" was never journaled
+    with running_worker(tmp_path, config) as worker:  # still missing, so still reported: nobody can miss it
+        assert worker.ready["recovery"]["lost_acknowledged"] == 3
 
 
 def test_a_half_journaled_entry_is_finished_without_repeating_its_start(tmp_path):

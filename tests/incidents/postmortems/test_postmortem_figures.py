@@ -48,8 +48,8 @@ def minute(when: datetime, rejected: int, shard: str = SHARD) -> HealthMinute:
     )  # fmt: skip
 
 
-def event(when: datetime, kind: str, shard: str = SHARD) -> EngineEvent:
-    return EngineEvent.objects.create(at=when, shard=shard, kind=kind, message=kind)
+def event(when: datetime, kind: str, shard: str = SHARD, **detail) -> EngineEvent:
+    return EngineEvent.objects.create(at=when, shard=shard, kind=kind, message=kind, detail=detail)
 
 
 def test_durations_come_from_the_incidents_timestamps(timed):
@@ -97,6 +97,21 @@ def test_no_command_is_lost_when_no_worker_failed(timed):
 
 def test_commands_lost_are_unknown_after_a_crash_nothing_measured(timed):
     event(at(3), EngineEvent.Kind.CRASHED)
+    assert figures.key_figures(timed)["commands_lost"] is None
+
+
+def test_commands_lost_are_what_each_recovery_measured(timed):
+    event(at(3), EngineEvent.Kind.CRASHED)
+    event(at(3.2), EngineEvent.Kind.RECOVERED, lost_acknowledged=0)
+    event(at(7), EngineEvent.Kind.HUNG)
+    event(at(7.5), EngineEvent.Kind.RECOVERED, lost_acknowledged=4)
+    assert figures.key_figures(timed)["commands_lost"] == 4
+
+
+def test_commands_lost_are_unknown_when_a_failure_has_no_measured_recovery(timed):
+    event(at(3), EngineEvent.Kind.CRASHED)
+    event(at(3.2), EngineEvent.Kind.RECOVERED, lost_acknowledged=0)
+    event(at(9.9), EngineEvent.Kind.CRASHED)  # the window ended before it recovered
     assert figures.key_figures(timed)["commands_lost"] is None
 
 
