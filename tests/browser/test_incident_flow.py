@@ -111,6 +111,7 @@ def test_a_commander_declares_resolves_and_writes_up_an_incident_that_another_ap
     # when they declare, post an update after previewing it, and resolve
     code = declare(page)
     post_update_with_preview(page)
+    screenshot(page, "incident-detail.png")
     resolve(page)
 
     # and start the post-mortem from the incident page, write it and submit it
