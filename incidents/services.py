@@ -19,7 +19,7 @@ from django.utils import timezone
 from console import audit
 from console.models import AuditEntry
 from console.permissions import Capability, can
-from incidents import lifecycle, timeline
+from incidents import lifecycle, publishing, timeline
 from incidents.markdown import render
 from incidents.models import (
     AffectedComponent,
@@ -77,6 +77,8 @@ def declare_incident(
         _add_update(incident=incident, body=message, by=by, internal=False, component_changes=changes)
     audit.record(actor=by, action="incident.declared", target=incident, source=source,
                  after={"title": title, "severity": severity, "visibility": visibility, "draft": draft})  # fmt: skip
+    if incident.is_public():
+        publishing.changed("incident_created", incident_id=incident.pk)
     return incident
 
 
@@ -104,6 +106,10 @@ def post_update(
                          previous_status=previous, status=incident.status if status else "")  # fmt: skip
     audit.record(actor=by, action="incident.update_posted", target=incident, source=source,
                  before={"status": previous}, after={"status": incident.status, "update": update.pk})  # fmt: skip
+    if incident.is_public():
+        resolved = previous != incident.status == Incident.Status.RESOLVED
+        kind = "incident_resolved" if resolved else "incident_updated"
+        publishing.changed(kind, incident_id=incident.pk, update_id=update.pk)
     return update
 
 
@@ -160,6 +166,7 @@ def set_component_status(
         component=component, previous=previous, status=status, incident=incident,
         actor=person(by),
     )  # fmt: skip
+    publishing.changed("component_changed", component_id=component.pk)
     if incident is not None:
         timeline.log(incident=incident, kind="component_changed", actor=by,
                      summary=f"{component.name}: {previous} -> {status}",
@@ -217,6 +224,8 @@ def publish_draft(
                     status=incident.status)  # fmt: skip
     audit.record(actor=by, action="incident.published", target=incident, source=source,
                  before={"draft": True}, after={"draft": False, "components": changes})  # fmt: skip
+    if incident.is_public():
+        publishing.changed("incident_created", incident_id=incident.pk)
     return incident
 
 
@@ -235,6 +244,8 @@ def set_started_at(*, incident: Incident, at: datetime, by: Any, source: str = A
                  detail={"previous": previous.isoformat(), "started_at": at.isoformat()})  # fmt: skip
     audit.record(actor=by, action="incident.started_changed", target=incident, source=source,
                  before={"started_at": previous.isoformat()}, after={"started_at": at.isoformat()})  # fmt: skip
+    if incident.is_public():
+        publishing.changed("incident_changed", incident_id=incident.pk)
 
 
 @transaction.atomic
@@ -249,6 +260,7 @@ def change_visibility(*, incident: Incident, to: str, by: Any, source: str = Aud
                  detail={"previous": previous, "visibility": to})  # fmt: skip
     audit.record(actor=by, action="incident.visibility_changed", target=incident, source=source,
                  before={"visibility": previous}, after={"visibility": to})  # fmt: skip
+    publishing.changed("incident_changed", incident_id=incident.pk)  # appearing or disappearing
 
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

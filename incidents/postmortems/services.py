@@ -23,7 +23,7 @@ from django.utils import timezone
 from console import audit
 from console.models import AuditEntry
 from console.permissions import Capability, can
-from incidents import lifecycle, timeline
+from incidents import lifecycle, publishing, timeline
 from incidents.markdown import render
 from incidents.models import Incident
 from incidents.postmortems.models import (
@@ -394,6 +394,8 @@ def publish(*, postmortem: Postmortem, by: Any, source: str = CONSOLE) -> None:
     timeline.log(incident=incident, kind="status_changed", actor=by, summary=f"status {previous} -> {incident.status}",
                  detail={"previous": previous, "status": incident.status, "postmortem": postmortem.pk})  # fmt: skip
     _move(postmortem, Status.PUBLISHED, by, source=source, published_at=timezone.now())
+    if incident.is_public():
+        publishing.changed("postmortem_published", incident_id=incident.pk, postmortem_id=postmortem.pk)
 
 
 def _move(postmortem: Postmortem, to: str, by: Any, *, source: str, **fields: Any) -> None:
