@@ -22,7 +22,7 @@ SECTIONS = (
     Section("Incidents", "incidents:list", Capability.VIEW_CONSOLE),
     Section("Post-mortems", "postmortems:list", Capability.VIEW_CONSOLE),
     Section("Maintenance", "incidents:maintenance", Capability.VIEW_CONSOLE),
-    Section("Subscribers", "incidents:subscribers", Capability.MANAGE_SUBSCRIBERS),
+    Section("Subscribers", "subscribers:list", Capability.MANAGE_SUBSCRIBERS),
     Section("Audit log", "console:audit", Capability.VIEW_AUDIT_LOG),
     Section("Admin", "admin:index", Capability.MANAGE_USERS),
 )

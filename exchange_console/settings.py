@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "engine",
     "incidents",
     "incidents.postmortems",
+    "incidents.statuspage",
+    "incidents.subscriptions",
 ]
 
 MIDDLEWARE = [
