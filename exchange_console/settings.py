@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.RejectNullCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +148,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(hours=1),
     },
     "incidents-record-engine-events": {"task": "incidents.record_engine_events", "schedule": timedelta(seconds=5)},
+    # Deliveries a dead worker left half sent are queued again (issue 7).
+    "subscriptions-requeue-stale-deliveries": {
+        "task": "subscriptions.requeue_stale_deliveries",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # The engine: the shard this installation's processes serve unless told otherwise (a market's
@@ -153,8 +160,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # acknowledgement before answering 503.
 ENGINE_SHARD = env_str("ENGINE_SHARD", "main")
 ENGINE_ORDER_TIMEOUT = env_int("ENGINE_ORDER_TIMEOUT", 5, minimum=1)
+# The public status page (issue 7): its name, the absolute URL customers reach it under (feeds and
+# the JSON need absolute links, and the static copy has no request to take them from), and where
+# its static copy is exported; nginx serves STATUS_EXPORT_DIR/current (deploy/nginx/status-page.conf).
+STATUS_PAGE_NAME = env_str("STATUS_PAGE_NAME", "Exchange status")
+STATUS_PAGE_URL = env_str("STATUS_PAGE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not STATUS_PAGE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"STATUS_PAGE_URL={STATUS_PAGE_URL!r} is not an absolute URL. Set it to e.g. https://status.example.com"
+    )
+STATUS_EXPORT_DIR = Path(env_str("STATUS_EXPORT_DIR", str(VAR_DIR / "status-export"))).resolve()
 # A Prometheus scrape of /metrics sends this as a bearer token; unset, only console users may read it.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# Customer communications (issue 7): links in emails and webhooks point at the public site;
+# mail goes through this SMTP server (tests swap in Django's in-memory outbox).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "status@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+# Webhook targets resolving to private, loopback or link-local addresses are refused unless
+# an admin allows them here (a sink on the same host, a private network by design).
+SUBSCRIPTIONS_ALLOW_PRIVATE_WEBHOOKS = env_bool("SUBSCRIPTIONS_ALLOW_PRIVATE_WEBHOOKS", False)
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 5, minimum=1)
+# Subscribe requests allowed per client address per ten minutes.
+SUBSCRIBE_RATE_LIMIT = env_int("SUBSCRIBE_RATE_LIMIT", 10, minimum=1)
 
 # Authentication: Django's sessions for the console, tokens for the API, and a lockout
 # after repeated failures (django-axes) for both.
