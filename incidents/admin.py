@@ -22,7 +22,7 @@ class ComponentAdmin(admin.ModelAdmin):
     list_display = ["name", "group", "status", "market", "position"]
     list_filter = ["group", "status"]
     search_fields = ["name"]
-    exclude = ["updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
 
     def save_model(self, request: HttpRequest, obj: Component, form: Any, change: bool) -> None:
         """Save; a status change goes through the service, so the component's history records it."""

@@ -8,9 +8,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from engine.streams import DEFAULT_SHARD
-
 USER = settings.AUTH_USER_MODEL
+
+
+def default_shard() -> str:
+    """This installation's engine shard (read from settings: the public side imports nothing from `engine`)."""
+    return settings.ENGINE_SHARD
 
 
 class ComponentStatus(models.TextChoices):
@@ -54,7 +57,8 @@ class Component(models.Model):
         "engine.Market", null=True, blank=True, on_delete=models.SET_NULL, related_name="components",
         help_text="The engine market whose evidence (alerts, events) maps onto this component.",
     )  # fmt: skip
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, help_text="Uptime history starts here.")
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["group__position", "position", "name"]
@@ -259,7 +263,7 @@ class AlertRule(models.Model):
         BELOW = "lt", "below"
 
     name = models.CharField(max_length=100, unique=True)
-    shard = models.CharField(max_length=32, default=DEFAULT_SHARD)
+    shard = models.CharField(max_length=32, default=default_shard)
     metric = models.CharField(max_length=32, choices=Metric.choices)
     comparison = models.CharField(max_length=2, choices=Comparison.choices, default=Comparison.ABOVE)
     threshold = models.FloatField()
