@@ -23,6 +23,7 @@ def prepare_database() -> bool:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("bootstrap")
+    call_command("export_status_page")  # the static copy exists before the first public change
     if settings.PRODUCTION:  # production serves hashed copies, which collectstatic makes
         call_command("collectstatic", interactive=False, verbosity=0)
     return settings.PRODUCTION

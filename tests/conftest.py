@@ -109,3 +109,10 @@ def persona(request: pytest.FixtureRequest):
         return None if name == "anonymous" else request.getfixturevalue(name)
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def status_export_dir(settings, tmp_path_factory):
+    """Each test's public changes export the static status page into a folder of its own, never VAR_DIR's."""
+    settings.STATUS_EXPORT_DIR = tmp_path_factory.mktemp("status-export")
+    return settings.STATUS_EXPORT_DIR

@@ -8,3 +8,9 @@ class StatusPageConfig(AppConfig):
 
     name = "incidents.statuspage"
     label = "statuspage"
+
+    def ready(self) -> None:
+        from incidents import publishing
+        from incidents.statuspage import tasks
+
+        publishing.listen(tasks.export_on_change)  # every public change re-exports the static copy

@@ -1,3 +1,12 @@
+"""Atom and RSS feeds of public incidents and maintenance, mounted at the site root."""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from incidents.statuspage import api_v2, feeds
+
+urlpatterns = [
+    path("history.atom", api_v2.public(feeds.HistoryAtomFeed()), name="status-history-atom"),
+    path("history.rss", api_v2.public(feeds.HistoryRssFeed()), name="status-history-rss"),
+]
