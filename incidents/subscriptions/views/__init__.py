@@ -1,0 +1,1 @@
+"""Public subscription pages (`public`) and support's subscriber pages in the console (`console`)."""
