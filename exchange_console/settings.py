@@ -173,9 +173,15 @@ STATUS_EXPORT_DIR = Path(env_str("STATUS_EXPORT_DIR", str(VAR_DIR / "status-expo
 # A Prometheus scrape of /metrics sends this as a bearer token; unset, only console users may read it.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
-# Customer communications (issue 7): links in emails and webhooks point at the public site;
-# mail goes through this SMTP server (tests swap in Django's in-memory outbox).
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Customer communications (issue 7): subscribe, confirm and unsubscribe links in emails and
+# webhooks point at the app's public host — the status page's own unless the static copy is
+# served from elsewhere. Mail goes through this SMTP server in production; in development it is
+# printed by the worker (`make run` has no mail server), and tests use Django's in-memory outbox.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", STATUS_PAGE_URL).rstrip("/")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "status@localhost")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)

@@ -118,6 +118,7 @@ def test_it_generates_a_local_secret_key_once_and_keeps_it_private(tmp_path):
 PRODUCTION_SERVICES = {
     "DATABASE_URL": "postgres://exchange@db.internal:5432/exchange",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "STATUS_PAGE_URL": "https://status.example.com",
 }
 
 
