@@ -15,10 +15,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from exchange_console.routing import websocket_urlpatterns  # noqa: E402
+from incidents.statuspage import fastpath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The public status pages come from the exported copy in memory, at static-file speed.
+        "http": fastpath.wrap(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -148,6 +148,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(hours=1),
     },
     "incidents-record-engine-events": {"task": "incidents.record_engine_events", "schedule": timedelta(seconds=5)},
+    # The static status page re-exported on the clock too: uptime bars roll over at midnight.
+    "statuspage-export": {"task": "statuspage.export_status_page", "schedule": timedelta(minutes=5)},
     # Deliveries a dead worker left half sent are queued again (issue 7).
     "subscriptions-requeue-stale-deliveries": {
         "task": "subscriptions.requeue_stale_deliveries",
@@ -170,6 +172,9 @@ if not STATUS_PAGE_URL.startswith(("http://", "https://")):
         f"STATUS_PAGE_URL={STATUS_PAGE_URL!r} is not an absolute URL. Set it to e.g. https://status.example.com"
     )
 STATUS_EXPORT_DIR = Path(env_str("STATUS_EXPORT_DIR", str(VAR_DIR / "status-export"))).resolve()
+# The web process answers the public pages from that copy, in memory, before Django
+# (incidents/statuspage/fastpath.py); false sends every request through Django.
+STATUS_FAST_PATH = env_bool("STATUS_FAST_PATH", True)
 # A Prometheus scrape of /metrics sends this as a bearer token; unset, only console users may read it.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
