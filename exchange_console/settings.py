@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "incidents.postmortems",
     "incidents.statuspage",
     "incidents.subscriptions",
+    "incidents.maintenance",
 ]
 
 MIDDLEWARE = [

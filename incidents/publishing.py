@@ -14,6 +14,9 @@ Kinds (`Change.kind`):
 - `incident_changed`: a public fact changed without an update (visibility, start time).
 - `component_changed`: a component's status changed (`component_id`; never emailed alone).
 - `postmortem_published`: its public summary is out (`postmortem_id`).
+- `maintenance_<kind>` for a maintenance window (`maintenance_id`): `scheduled`, `rescheduled`,
+  `started`, `extended`, `verifying`, `completed`, `cancelled` each come with the public update
+  that says it (`update_id`, a MaintenanceUpdate); `reminder` is an advance notice (`notice_id`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ logger = logging.getLogger("incidents.publishing")
 KINDS = frozenset({
     "incident_created", "incident_updated", "incident_resolved", "incident_changed", "component_changed",
     "postmortem_published",
+    "maintenance_scheduled", "maintenance_rescheduled", "maintenance_reminder", "maintenance_started",
+    "maintenance_extended", "maintenance_verifying", "maintenance_completed", "maintenance_cancelled",
 })  # fmt: skip
 
 
@@ -40,6 +45,8 @@ class Change:
     update_id: int | None = None
     component_id: int | None = None
     postmortem_id: int | None = None
+    maintenance_id: int | None = None
+    notice_id: int | None = None
 
 
 Listener = Callable[[Change], None]
