@@ -151,6 +151,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "incidents-record-engine-events": {"task": "incidents.record_engine_events", "schedule": timedelta(seconds=5)},
     # The static status page re-exported on the clock too: uptime bars roll over at midnight.
     "statuspage-export": {"task": "statuspage.export_status_page", "schedule": timedelta(minutes=5)},
+    # Maintenance windows start, end and send advance notices within 30 s of their time (issue 8).
+    "maintenance-tick": {"task": "maintenance.tick", "schedule": timedelta(seconds=10)},
     # Deliveries a dead worker left half sent are queued again (issue 7).
     "subscriptions-requeue-stale-deliveries": {
         "task": "subscriptions.requeue_stale_deliveries",
