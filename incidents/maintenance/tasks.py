@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import redis
@@ -34,10 +35,8 @@ def tick_task() -> dict[str, list[str]] | None:
     try:
         done = tick()
     finally:
-        try:
+        with contextlib.suppress(redis.RedisError):
             lock.release()
-        except redis.RedisError:
-            pass
     if any(done.values()):
         logger.info("maintenance: %s", {what: codes for what, codes in done.items() if codes})
     return done
