@@ -555,3 +555,19 @@ def _announce(window: MaintenanceWindow, kind: str, message: str, *, by: Any, at
                                               body_html=render(body), author=person(by))  # fmt: skip
     publishing.changed(f"maintenance_{kind}", maintenance_id=window.pk, update_id=update.pk)
     return update
+
+
+def create_demo_window(*, components: list[Component], now: datetime | None = None) -> MaintenanceWindow | None:
+    """A fresh installation's example: a one-hour window two nights ahead, one market in cancel-only."""
+    market_components = [component for component in components if component.market_id]
+    if MaintenanceWindow.objects.exists() or not market_components:
+        return None
+    component = market_components[-1]
+    now = now or timezone.now()
+    start = (now + timedelta(days=2)).replace(hour=2, minute=0, second=0, microsecond=0)
+    return schedule_window(
+        title=f"{component.market} matching engine upgrade", scheduled_for=start,
+        scheduled_until=start + timedelta(hours=1), components=[component], by=None,
+        description=f"Orders on {component.market} can be cancelled but not placed during the upgrade.",
+        actions={component.market: MarketAction.Action.CANCEL_ONLY}, source=AuditEntry.Source.SYSTEM, now=now,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Prepare a local installation: role groups, demo markets, components and alert rules, demo users (shown once)."""
+"""Prepare a local installation: role groups, demo markets, components, alert rules, a maintenance window, users."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine import services as engine_services
 from engine.models import Market
 from exchange_console.paths import VAR_DIR
 from incidents import services as incidents_services
+from incidents.maintenance import services as maintenance_services
 
 DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-users.txt"
 DEMO_TRADER = "demo-trader"
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         components = incidents_services.create_demo_components(markets=list(Market.objects.all()))
         if components:
             self.stdout.write(f"Demo components: {', '.join(component.name for component in components)}.")
+        if demo_window := maintenance_services.create_demo_window(components=components):
+            self.stdout.write(f"Demo maintenance: {demo_window.code} {demo_window.title}.")
         trading = [component for component in components if component.market_id]
         if incidents_services.create_default_alert_rules(shard=settings.ENGINE_SHARD, components=trading):
             self.stdout.write("Default alert rules created (admin: Alert rules).")

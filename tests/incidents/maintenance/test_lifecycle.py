@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -167,3 +168,16 @@ def test_only_commanders_schedule_and_change_windows(window, support, viewer, tr
         with pytest.raises(PermissionDenied):
             services.cancel_window(window=window, by=person, now=T0)
     assert refreshed(window).status == Status.SCHEDULED
+
+
+def test_bootstrap_schedules_one_demo_window_on_a_fresh_installation(db, tmp_path, monkeypatch):
+    from django.core.management import call_command
+
+    from console.management.commands import bootstrap
+
+    monkeypatch.setattr(bootstrap, "DEMO_CREDENTIALS_FILE", tmp_path / "demo-users.txt")
+    call_command("bootstrap", stdout=io.StringIO())
+    call_command("bootstrap", stdout=io.StringIO())
+    [window] = MaintenanceWindow.objects.all()
+    assert window.status == Status.SCHEDULED
+    assert [action.action for action in window.market_actions.all()] == ["cancel_only"]
