@@ -234,7 +234,7 @@ def start_window(
 ) -> MaintenanceWindow:  # fmt: skip
     """Start a scheduled window (on time by the scheduler, or early by a commander), then switch the engine."""
     _require(by)
-    now = now or timezone.now()
+    clock, now = now, now or timezone.now()
     with transaction.atomic():
         if not _move(window, Status.SCHEDULED, Status.IN_PROGRESS, started_at=now, updated_at=now):
             raise ValidationError(
@@ -249,7 +249,7 @@ def start_window(
                      before={"status": Status.SCHEDULED},
                      after={"status": Status.IN_PROGRESS, "early": early})  # fmt: skip
         _announce(window, Kind.STARTED, message, by=by, at=now)
-    apply_engine_actions(window, by=by, now=now)
+    apply_engine_actions(window, by=by, now=clock)
     return window
 
 
@@ -301,7 +301,7 @@ def end_window(
 ) -> MaintenanceWindow:  # fmt: skip
     """End the work (at the scheduled end, or when a commander says so): verify, restoring the engine first."""
     _require(by)
-    now = now or timezone.now()
+    clock, now = now, now or timezone.now()
     with transaction.atomic():
         if not _move(window, Status.IN_PROGRESS, Status.VERIFYING, ended_at=now, updated_at=now):
             raise ValidationError(
@@ -312,8 +312,8 @@ def end_window(
         audit.record(actor=by, action="maintenance.ended", target=window, source=source,
                      before={"status": Status.IN_PROGRESS}, after={"status": Status.VERIFYING})  # fmt: skip
         _announce(window, Kind.VERIFYING, message, by=by, at=now)
-    restore_engine_modes(window, by=by, now=now)
-    return verify_window(window=window, now=now)
+    restore_engine_modes(window, by=by, now=clock)
+    return verify_window(window=window, now=clock)
 
 
 def verify_window(*, window: MaintenanceWindow, now: datetime | None = None) -> MaintenanceWindow:
@@ -447,25 +447,25 @@ def tick(*, now: datetime | None = None) -> dict[str, list[str]]:
 
     Safe to run on several nodes at once: every move and every notice is claimed in the database.
     """
-    now = now or timezone.now()
+    clock, now = now, now or timezone.now()  # each move reads the real clock itself unless one is given
     done: dict[str, list[str]] = {"noticed": [], "started": [], "ended": [], "completed": [], "retried": []}
     for window in MaintenanceWindow.objects.filter(status=Status.SCHEDULED, scheduled_for__gt=now):
         if send_due_notice(window, now=now):
             done["noticed"].append(window.code)
     for window in MaintenanceWindow.objects.filter(status=Status.SCHEDULED, auto_start=True, scheduled_for__lte=now):
-        if _quietly(start_window, window=window, now=now, source=AuditEntry.Source.SYSTEM):
+        if _quietly(start_window, window=window, now=clock, source=AuditEntry.Source.SYSTEM):
             done["started"].append(window.code)
     for window in MaintenanceWindow.objects.filter(status=Status.IN_PROGRESS):
         if window.auto_complete and window.scheduled_until <= now:
-            if _quietly(end_window, window=window, now=now, source=AuditEntry.Source.SYSTEM):
+            if _quietly(end_window, window=window, now=clock, source=AuditEntry.Source.SYSTEM):
                 done["ended"].append(window.code)
                 if refreshed(window).status == Status.COMPLETED:  # verified at once
                     done["completed"].append(window.code)
         elif window.market_actions.filter(action__in=DRIVING, applied_at=None).exists():
-            apply_engine_actions(window, now=now)  # the engine refused or was down at the start
+            apply_engine_actions(window, now=clock)  # the engine refused or was down at the start
             done["retried"].append(window.code)
     for window in MaintenanceWindow.objects.filter(status=Status.VERIFYING):
-        if verify_window(window=window, now=now).status == Status.COMPLETED:
+        if verify_window(window=window, now=clock).status == Status.COMPLETED:
             done["completed"].append(window.code)
     return done
 
