@@ -26,7 +26,8 @@ class WebhookSubscriberAdmin(admin.ModelAdmin):
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["key", "kind", "created_at"]
     list_filter = ["kind"]
-    readonly_fields = ["key", "kind", "incident_id", "update_id", "postmortem_id", "payload", "created_at"]
+    readonly_fields = ["key", "kind", "incident_id", "update_id", "postmortem_id", "maintenance_id", "notice_id",
+                       "payload", "created_at"]  # fmt: skip
 
 
 @admin.register(Delivery)

@@ -20,6 +20,7 @@ from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from incidents.maintenance.models import MaintenanceUpdate, MaintenanceWindow, Notice
 from incidents.models import Incident
 from incidents.postmortems.models import Postmortem
 from incidents.subscriptions import payloads, services, signing
@@ -28,7 +29,8 @@ from incidents.subscriptions.transports import EmailTransport, TransportError, W
 
 logger = logging.getLogger(__name__)
 
-NOTIFIED_KINDS = frozenset(Message.Kind.values)  # never component_changed nor incident_changed
+# Never component_changed, incident_changed nor maintenance_verifying (its completion message follows).
+NOTIFIED_KINDS = frozenset(Message.Kind.values)
 EMAIL_CHUNK = 100
 WEBHOOK_CHUNK = 100
 WEBHOOK_THREADS = 16
@@ -40,22 +42,52 @@ Channel = Delivery.Channel
 # -- fan-out ----------------------------------------------------------------------------------------
 
 
-def message_for(*, kind: str, incident_id: int, update_id: int | None, postmortem_id: int | None) -> Message | None:
+def message_for(
+    *, kind: str, incident_id: int | None = None, update_id: int | None = None, postmortem_id: int | None = None,
+    maintenance_id: int | None = None, notice_id: int | None = None,
+) -> Message | None:  # fmt: skip
     """Return the message for a public change (made once), or None when nothing public is to be said."""
-    key = f"{kind}:{incident_id}:{update_id or ''}:{postmortem_id or ''}"
+    if maintenance_id is not None:
+        key = f"{kind}:{maintenance_id}:{update_id or ''}:{notice_id or ''}"
+    else:
+        key = f"{kind}:{incident_id}:{update_id or ''}:{postmortem_id or ''}"
     found = Message.objects.filter(key=key).first()
     if found is not None or kind not in NOTIFIED_KINDS:
         return found
+    if maintenance_id is not None:
+        payload = _maintenance_payload(kind, maintenance_id, update_id=update_id, notice_id=notice_id)
+    else:
+        payload = _incident_payload(incident_id, update_id=update_id, postmortem_id=postmortem_id)
+    if payload is None:
+        return None
+    message, _ = Message.objects.get_or_create(key=key, defaults={
+        "kind": kind, "incident_id": incident_id, "update_id": update_id, "postmortem_id": postmortem_id,
+        "maintenance_id": maintenance_id, "notice_id": notice_id, "payload": payload,
+    })  # fmt: skip
+    return message
+
+
+def _incident_payload(incident_id: int | None, *, update_id: int | None, postmortem_id: int | None) -> dict | None:
     incident = Incident.objects.filter(pk=incident_id).first()
     if incident is None or not incident.is_public():
         return None
     postmortem = Postmortem.objects.filter(pk=postmortem_id).first() if postmortem_id else None
-    payload = payloads.snapshot(incident=incident, update_id=update_id, postmortem=postmortem)
-    message, _ = Message.objects.get_or_create(key=key, defaults={
-        "kind": kind, "incident_id": incident_id, "update_id": update_id, "postmortem_id": postmortem_id,
-        "payload": payload,
-    })  # fmt: skip
-    return message
+    return payloads.snapshot(incident=incident, update_id=update_id, postmortem=postmortem)
+
+
+def _maintenance_payload(kind: str, window_id: int, *, update_id: int | None, notice_id: int | None) -> dict | None:
+    """Return the snapshot of a maintenance change; None for a reminder the window has since made moot."""
+    window = MaintenanceWindow.objects.filter(pk=window_id).first()
+    if window is None:
+        return None
+    if kind == Message.Kind.MAINTENANCE_REMINDER:
+        notice = Notice.objects.filter(pk=notice_id, window=window, skipped=False).first()
+        # Started, cancelled or moved since the notice was claimed: "starts in N hours" would be wrong.
+        if notice is None or window.status != window.Status.SCHEDULED or notice.scheduled_for != window.scheduled_for:
+            return None
+        return payloads.maintenance_snapshot(window=window, update=None, notice=notice)
+    update = MaintenanceUpdate.objects.filter(pk=update_id, window=window).first()
+    return None if update is None else payloads.maintenance_snapshot(window=window, update=update, notice=None)
 
 
 def _matching(model: type[models.Model], component_ids: list[int]) -> models.QuerySet:
@@ -149,6 +181,7 @@ def notification_email(delivery: Delivery) -> Any:
     payload = message.payload
     context = {"kind": message.kind, "incident": payload["incident"], "update": payload.get("update"),
                "postmortem_html": payload.get("postmortem_html", ""), "page": payload["page"],
+               "window": payload.get("window"), "notice": payload.get("notice"),
                "unsubscribe_url": services.unsubscribe_url(subscriber),
                "status_url": payloads.public_url("/")}  # fmt: skip
     return services.render_email(message.kind, context, to=subscriber.email, unsubscribe=context["unsubscribe_url"])

@@ -71,20 +71,31 @@ class WebhookSubscriber(models.Model):
 
 
 class Message(models.Model):
-    """One notification (an incident update, a post-mortem...) with the public snapshot every channel renders."""
+    """One notification (an incident update, a post-mortem, a maintenance notice...) with its public snapshot."""
 
     class Kind(models.TextChoices):
         INCIDENT_CREATED = "incident_created", "Incident created"
         INCIDENT_UPDATED = "incident_updated", "Incident updated"
         INCIDENT_RESOLVED = "incident_resolved", "Incident resolved"
         POSTMORTEM_PUBLISHED = "postmortem_published", "Post-mortem published"
+        # The publishing kinds of maintenance windows; `maintenance_verifying` is not told (completion follows).
+        MAINTENANCE_SCHEDULED = "maintenance_scheduled", "Maintenance scheduled"
+        MAINTENANCE_RESCHEDULED = "maintenance_rescheduled", "Maintenance rescheduled"
+        MAINTENANCE_REMINDER = "maintenance_reminder", "Maintenance reminder"
+        MAINTENANCE_STARTED = "maintenance_started", "Maintenance started"
+        MAINTENANCE_EXTENDED = "maintenance_extended", "Maintenance extended"
+        MAINTENANCE_COMPLETED = "maintenance_completed", "Maintenance completed"
+        MAINTENANCE_CANCELLED = "maintenance_cancelled", "Maintenance cancelled"
 
-    # kind:incident:update:postmortem — the fan-out runs at most once per public change.
+    # kind:incident:update:postmortem, or kind:window:update:notice — the fan-out runs at most once per change.
     key = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     incident_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # An IncidentUpdate, or a MaintenanceUpdate for a maintenance kind.
     update_id = models.PositiveBigIntegerField(null=True, blank=True)
     postmortem_id = models.PositiveBigIntegerField(null=True, blank=True)
+    maintenance_id = models.PositiveBigIntegerField(null=True, blank=True)
+    notice_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The advance notice of a reminder.")
     # Public data only, taken once so every subscriber (and every retry) gets the same text.
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

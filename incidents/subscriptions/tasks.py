@@ -32,19 +32,28 @@ def same_queue(task: Any) -> dict[str, str]:
 
 def on_public_change(change: Change) -> None:
     """Enqueue the notification of a public change (the `publishing` listener; runs after commit)."""
-    if change.kind in delivery.NOTIFIED_KINDS and change.incident_id is not None:
-        transaction.on_commit(lambda: notify_subscribers_task.delay(
-            change.kind, change.incident_id, change.update_id, change.postmortem_id
-        ))  # fmt: skip
+    if change.kind not in delivery.NOTIFIED_KINDS:
+        return
+    if change.maintenance_id is not None:
+        # Keyword arguments only here: incident messages stay as before, for workers not yet upgraded.
+        args = (change.kind, None, change.update_id, None)
+        kwargs = {"maintenance_id": change.maintenance_id, "notice_id": change.notice_id}
+    elif change.incident_id is not None:
+        args, kwargs = (change.kind, change.incident_id, change.update_id, change.postmortem_id), {}
+    else:
+        return
+    transaction.on_commit(lambda: notify_subscribers_task.apply_async(args, kwargs))
 
 
 @shared_task(bind=True, name="subscriptions.notify_subscribers", ignore_result=True)
 def notify_subscribers_task(
-    self: Any, kind: str, incident_id: int, update_id: int | None, postmortem_id: int | None
-) -> int:
+    self: Any, kind: str, incident_id: int | None, update_id: int | None, postmortem_id: int | None,
+    maintenance_id: int | None = None, notice_id: int | None = None,
+) -> int:  # fmt: skip
     """Create the message's deliveries and enqueue them in chunks; return how many were queued."""
     message = delivery.message_for(kind=kind, incident_id=incident_id, update_id=update_id,
-                                   postmortem_id=postmortem_id)  # fmt: skip
+                                   postmortem_id=postmortem_id, maintenance_id=maintenance_id,
+                                   notice_id=notice_id)  # fmt: skip
     if message is None:
         return 0
     email_ids, webhook_ids = delivery.fan_out(message)
