@@ -21,7 +21,7 @@ SECTIONS = (
     Section("Dashboard", "console:home", Capability.VIEW_CONSOLE),
     Section("Incidents", "incidents:list", Capability.VIEW_CONSOLE),
     Section("Post-mortems", "postmortems:list", Capability.VIEW_CONSOLE),
-    Section("Maintenance", "incidents:maintenance", Capability.VIEW_CONSOLE),
+    Section("Maintenance", "maintenance:list", Capability.VIEW_CONSOLE),
     Section("Subscribers", "subscribers:list", Capability.MANAGE_SUBSCRIBERS),
     Section("Audit log", "console:audit", Capability.VIEW_AUDIT_LOG),
     Section("Admin", "admin:index", Capability.MANAGE_USERS),

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from console import api as console_api
 from engine import api as engine_api
 from incidents import api as incidents_api
+from incidents.maintenance import api as maintenance_api
 from incidents.postmortems import api as postmortems_api
 
 router = DefaultRouter()
@@ -63,5 +64,13 @@ urlpatterns = [
     path("postmortems/<str:code>/action-items/", postmortems_api.add_action_item, name="api-postmortem-action-items"),
     path("action-items/", postmortems_api.action_items, name="api-action-items"),
     path("action-items/<int:item_id>/", postmortems_api.action_item, name="api-action-item"),
+    path("maintenance/", maintenance_api.windows, name="api-maintenance"),
+    path("maintenance/<str:code>/", maintenance_api.window, name="api-maintenance-window"),
+    path("maintenance/<str:code>/start/", maintenance_api.start, name="api-maintenance-start"),
+    path("maintenance/<str:code>/end/", maintenance_api.end, name="api-maintenance-end"),
+    path("maintenance/<str:code>/complete/", maintenance_api.complete, name="api-maintenance-complete"),
+    path("maintenance/<str:code>/extend/", maintenance_api.extend, name="api-maintenance-extend"),
+    path("maintenance/<str:code>/reschedule/", maintenance_api.reschedule, name="api-maintenance-reschedule"),
+    path("maintenance/<str:code>/cancel/", maintenance_api.cancel, name="api-maintenance-cancel"),
     *router.urls,
 ]

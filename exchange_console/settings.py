@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "PostmortemStatusEnum": "incidents.postmortems.models.Postmortem.Status",
         "ActionItemStatusEnum": "incidents.postmortems.models.ActionItem.Status",
+        "MaintenanceStatusEnum": "incidents.maintenance.models.MaintenanceWindow.Status",
     },
     "REDOC_DIST": "SIDECAR",
 }

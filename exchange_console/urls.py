@@ -17,6 +17,7 @@ urlpatterns = [
     path("console/engine/", include("engine.urls")),
     path("console/incidents/", include("incidents.urls")),
     path("console/postmortems/", include("incidents.postmortems.urls")),
+    path("console/maintenance/", include("incidents.maintenance.urls")),
     path("console/subscribers/", include("incidents.subscriptions.console_urls")),
     path("console/", include("console.urls")),
     path("admin/", admin.site.urls),

@@ -9,3 +9,8 @@ class MaintenanceConfig(AppConfig):
     name = "incidents.maintenance"
     label = "maintenance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from incidents.maintenance import panels
+
+        panels.register()  # the dashboard's "Upcoming maintenance" panel

@@ -348,7 +348,7 @@ def complete_window(
     _require(by)
     window.refresh_from_db()
     if window.status == Status.IN_PROGRESS:
-        return end_window(window=window, by=by, message="", source=source, now=now)
+        return end_window(window=window, by=by, message=message, source=source, now=now)
     if window.status != Status.VERIFYING:
         raise ValidationError({"status": [f"{window.code} is {window.status}: there is nothing to complete."]})
     problems = window.verification_problems

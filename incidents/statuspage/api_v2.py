@@ -20,6 +20,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
+from incidents.maintenance.models import MaintenanceWindow
 from incidents.models import Component, ComponentStatusChange, Incident
 from incidents.statuspage import queries, shapes
 
@@ -64,10 +65,13 @@ def _incident(incident: Incident, base_url: str, by_name: dict[str, Component]) 
     )  # fmt: skip
 
 
-def _maintenances(*statuses: str) -> list[Json]:
-    """Return the scheduled maintenance in `statuses` (all when none are given), shaped as Statuspage's."""
-    windows = [shapes.maintenance(window) for window in queries.scheduled_maintenance()]
-    return [window for window in windows if not statuses or window["status"] in statuses]
+def _maintenances(windows: list[MaintenanceWindow], base_url: str) -> list[Json]:
+    return [shapes.maintenance(window, updates=queries.window_updates(window), base_url=base_url) for window in windows]
+
+
+def _open_maintenances(base_url: str, statuses: tuple[str, ...]) -> list[Json]:
+    """Return the open windows in `statuses`: in progress and verifying first, then upcoming, soonest first."""
+    return _maintenances([w for w in queries.scheduled_maintenance() if w.status in statuses], base_url)
 
 
 def summary(base_url: str) -> Json:
@@ -76,7 +80,7 @@ def summary(base_url: str) -> Json:
         "page": _page(base_url),
         "components": _components(),
         "incidents": _incidents(list(queries.active_incidents()), base_url),
-        "scheduled_maintenances": _maintenances(*UPCOMING, *ACTIVE),
+        "scheduled_maintenances": _open_maintenances(base_url, (*UPCOMING, *ACTIVE)),
         "status": _status(),
     }
 
@@ -103,8 +107,10 @@ def unresolved_incidents(base_url: str) -> Json:
 
 
 def scheduled_maintenances(base_url: str, statuses: tuple[str, ...] = ()) -> Json:
-    """Return scheduled-maintenances.json: all recent maintenance, or only those in `statuses`."""
-    return {"page": _page(base_url), "scheduled_maintenances": _maintenances(*statuses)}
+    """Return scheduled-maintenances.json: the recent maintenance, or only the open windows in `statuses`."""
+    if statuses:
+        return {"page": _page(base_url), "scheduled_maintenances": _open_maintenances(base_url, statuses)}
+    return {"page": _page(base_url), "scheduled_maintenances": _maintenances(queries.recent_maintenance(), base_url)}
 
 
 # The documents by the path they are served under (and exported to), relative to /api/v2/.

@@ -16,6 +16,7 @@ LINKS = {
     "atom": "/history.atom",
     "rss": "/history.rss",
     "summary_json": "/api/v2/summary.json",
+    "calendar": "/maintenance.ics",
 }
 RECENT_DAYS = 14
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -28,11 +29,14 @@ def status_page_context(*, now: datetime | None = None) -> dict[str, Any]:
     components = [row.component for rows in groups for row in rows.components]
     active = list(queries.active_incidents())
     recent = queries.recent_incidents(RECENT_DAYS, now=now)
+    maintenance = queries.scheduled_maintenance()
     return {
         "overall": queries.overall_status(components, active),
         "groups": groups,
         "active": [(incident, queries.public_timeline(incident)) for incident in active],
-        "maintenance": queries.scheduled_maintenance(),
+        "maintenance": maintenance,
+        "maintenance_active": [window for window in maintenance if window.is_active()],
+        "maintenance_upcoming": [window for window in maintenance if not window.is_active()],
         "recent_days": queries.incidents_by_day(recent, RECENT_DAYS, now=now),
         "window_start": now.astimezone(UTC).date() - timedelta(days=uptime.WINDOW_DAYS - 1),
         "window_days": uptime.WINDOW_DAYS,
@@ -42,7 +46,7 @@ def status_page_context(*, now: datetime | None = None) -> dict[str, Any]:
 
 
 def history_context(month: date | None = None, *, now: datetime | None = None) -> dict[str, Any]:
-    """Return one month of public incident history (the current month by default) and its neighbours."""
+    """Return one month of public incidents and maintenance (the current month by default) and its neighbours."""
     current = (now or timezone.now()).astimezone(UTC).date().replace(day=1)
     month = (month or current).replace(day=1)
     oldest = queries.first_month()
@@ -51,6 +55,7 @@ def history_context(month: date | None = None, *, now: datetime | None = None) -
     return {
         "month": month,
         "incidents": list(queries.incidents_in_month(month)),
+        "maintenance": queries.maintenance_in_month(month),
         "older": older if oldest is not None and older >= oldest else None,
         "newer": newer if newer <= current else None,
         "links": LINKS,
@@ -67,6 +72,12 @@ def incident_context(code: str) -> dict[str, Any]:
         "duration": duration_text(incident.time_to_resolve()) if incident.resolved_at else None,
         "links": LINKS,
     }
+
+
+def maintenance_context(code: str) -> dict[str, Any]:
+    """Return a maintenance window's page data; raise MaintenanceWindow.DoesNotExist for unknown codes."""
+    window = queries.public_window(code)
+    return {"window": window, "updates": queries.window_updates(window), "links": LINKS}
 
 
 def parse_month(text: str) -> date:

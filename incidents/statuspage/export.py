@@ -1,9 +1,10 @@
-"""The static copy of the status page: every public page, JSON document and feed, written as files nginx serves.
+"""The static copy of the status page: every public page, JSON document, feed and calendar, as files nginx serves.
 
 Layout of the export directory (settings.STATUS_EXPORT_DIR):
 
     current -> releases/<stamp>      the copy being served (a relative symlink)
-    releases/<stamp>/                one complete copy per export: index.html, api/v2/*.json, ...
+    releases/<stamp>/                one complete copy per export: index.html, api/v2/*.json,
+                                     incidents/<code>/, maintenance/<code>/, maintenance.ics, ...
     releases/.staging-*/             a copy being written (never served)
 
 Why readers never see a partial copy: a release is written in full into a staging directory
@@ -35,8 +36,9 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest
 from django.utils import timezone
 
+from incidents.maintenance.models import MaintenanceWindow
 from incidents.models import Incident
-from incidents.statuspage import api_v2, feeds, queries, views
+from incidents.statuspage import api_v2, feeds, ical, queries, views
 
 logger = logging.getLogger("incidents.statuspage.export")
 
@@ -128,12 +130,13 @@ def write_files(target: Path) -> None:
 
 
 def rendered_files(base_url: str) -> Iterator[tuple[str, bytes]]:
-    """Yield (path under the export, content) for the pages, the JSON documents and the feeds."""
+    """Yield (path under the export, content) for the pages, the JSON documents, the feeds and the calendar."""
     yield from page_files()
     for name, document in api_v2.DOCUMENTS.items():
         yield f"api/v2/{name}", api_v2.encode(document(base_url))
     yield "history.atom", feeds.HistoryAtomFeed()(ExportRequest(base_url, "/history.atom")).content
     yield "history.rss", feeds.HistoryRssFeed()(ExportRequest(base_url, "/history.rss")).content
+    yield "maintenance.ics", ical.calendar(base_url)
 
 
 def page_files() -> Iterator[tuple[str, bytes]]:
@@ -149,6 +152,12 @@ def page_files() -> Iterator[tuple[str, bytes]]:
         try:
             yield f"incidents/{code}/index.html", views.render_incident(code).encode()
         except Incident.DoesNotExist:  # made internal while we were exporting: it must not be copied
+            continue
+    # Every window is public (cancelled ones too): the home page, history, feeds and calendar link them.
+    for code in MaintenanceWindow.objects.values_list("code", flat=True):
+        try:
+            yield f"maintenance/{code}/index.html", views.render_maintenance(code).encode()
+        except MaintenanceWindow.DoesNotExist:  # deleted while we were exporting
             continue
 
 

@@ -32,6 +32,7 @@ TYPES = {
     ".json": b"application/json",
     ".atom": b"application/atom+xml; charset=utf-8",
     ".rss": b"application/rss+xml; charset=utf-8",
+    ".ics": b"text/calendar; charset=utf-8",
 }
 SKIPPED = ("static/", "404.html")  # whitenoise serves static files; a miss is Django's to answer
 

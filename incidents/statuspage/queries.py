@@ -1,8 +1,10 @@
 """The public read model: the one place that decides what customers may see.
 
-Every public output (these pages, the JSON, the feeds, the static copy) reads through here, so
-internal incidents, drafts and internal notes are filtered once. Nothing here touches Redis,
-Celery or the engine (STYLE.md practice 9): only the database.
+Every public output (these pages, the JSON, the feeds, the calendar, the static copy) reads through
+here, so internal incidents, drafts and internal notes are filtered once. Maintenance windows are
+all public, but only their public face is read here: the window and its `MaintenanceUpdate`s, never
+its internal log (`WindowEvent`), engine actions, verification problems or who scheduled it.
+Nothing here touches Redis, Celery or the engine (STYLE.md practice 9): only the database.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.db.models import Case, F, Min, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from incidents.maintenance.models import MaintenanceUpdate, MaintenanceWindow
 from incidents.models import (
     IMPACT_OF_STATUS,
     AffectedComponent,
@@ -51,6 +54,11 @@ PUBLISHED = Q(incident__postmortem__status=Postmortem.Status.PUBLISHED)
 # ETag does not tell when people write notes. Any other kind refreshes the page (the safe default).
 INTERNAL_KINDS = Q(kind__in=["note", "severity_changed", "role_changed", "alert", "alert_resolved", "engine_event"])
 INTERNAL_KINDS |= Q(kind__startswith="postmortem_")
+# How far back the maintenance list of the JSON and the calendar reach (open windows always show),
+# and how many windows scheduled-maintenances.json and the feeds list at most (Statuspage lists 50).
+MAINTENANCE_DAYS = 90
+RECENT_MAINTENANCE = 50
+WindowStatus = MaintenanceWindow.Status
 
 
 @dataclass(frozen=True)
@@ -150,13 +158,15 @@ def incidents_in_month(month: date) -> QuerySet[Incident]:
 
 
 def first_month() -> date | None:
-    """Return the month of the oldest public incident (where the history's pages end), or None."""
-    oldest = public_incidents().aggregate(oldest=Min("started_at"))["oldest"]
+    """Return the month of the oldest public incident or started maintenance (where the history ends), or None."""
+    incident = public_incidents().aggregate(oldest=Min("started_at"))["oldest"]
+    window = MaintenanceWindow.objects.aggregate(oldest=Min("started_at"))["oldest"]
+    oldest = min([moment for moment in (incident, window) if moment is not None], default=None)
     return None if oldest is None else oldest.astimezone(UTC).date().replace(day=1)
 
 
 def history_months(*, now: datetime | None = None) -> list[date]:
-    """Return every month from the current one back to the oldest public incident's (the history's pages)."""
+    """Return every month from the current one back to the oldest in the history (the history's pages)."""
     month, oldest = _today(now).replace(day=1), first_month()
     months = [month]
     while oldest is not None and month > oldest:
@@ -192,10 +202,71 @@ def published_postmortem(incident: Incident) -> Postmortem | None:
     return Postmortem.objects.filter(incident=incident, status=Postmortem.Status.PUBLISHED).first()
 
 
-def scheduled_maintenance() -> list:
-    """Return upcoming and active maintenance windows; empty until issue 8 builds maintenance windows."""
-    # Issue 8 (maintenance windows) fills this from its model: in progress first, then upcoming.
-    return []
+def _windows_for_display(windows: QuerySet[MaintenanceWindow]) -> QuerySet[MaintenanceWindow]:
+    # Only the public face: the updates (newest first, as `public_updates`) and the components.
+    updates = MaintenanceUpdate.objects.order_by("-at", "-id")
+    return windows.prefetch_related(
+        Prefetch("updates", queryset=updates, to_attr="public_updates"),
+        Prefetch("components", queryset=Component.objects.order_by("name")),  # as an incident lists its own
+    )
+
+
+def scheduled_maintenance() -> list[MaintenanceWindow]:
+    """Return the windows to show now: in progress or verifying first, then the scheduled ones, soonest first."""
+    active_first = Case(When(status__in=MaintenanceWindow.ACTIVE, then=Value(0)), default=Value(1))
+    windows = MaintenanceWindow.objects.filter(status__in=MaintenanceWindow.OPEN)
+    return list(_windows_for_display(windows).order_by(active_first, "scheduled_for", "id"))
+
+
+def maintenance_since(now: datetime | None = None) -> datetime:
+    """Return where the recent maintenance starts: midnight UTC, MAINTENANCE_DAYS days ago."""
+    return datetime.combine(_today(now) - timedelta(days=MAINTENANCE_DAYS), time.min, tzinfo=UTC)
+
+
+def recent_maintenance(*, now: datetime | None = None) -> list[MaintenanceWindow]:
+    """Return scheduled-maintenances.json's windows: open, or scheduled or completed in the last 90 days.
+
+    Cancelled windows are left out, as Statuspage drops them; newest start first, at most 50.
+    """
+    since = maintenance_since(now)
+    recent = Q(status__in=MaintenanceWindow.OPEN) | Q(scheduled_for__gte=since) | Q(completed_at__gte=since)
+    windows = MaintenanceWindow.objects.filter(recent).exclude(status=WindowStatus.CANCELLED)
+    return list(_windows_for_display(windows).order_by("-scheduled_for", "-id")[:RECENT_MAINTENANCE])
+
+
+def calendar_maintenance(*, now: datetime | None = None) -> list[MaintenanceWindow]:
+    """Return the calendar's windows: every one ending in the last 90 days or later, cancelled ones too, by start."""
+    recent = Q(status__in=MaintenanceWindow.OPEN) | Q(scheduled_until__gte=maintenance_since(now))
+    return list(_windows_for_display(MaintenanceWindow.objects.filter(recent)).order_by("scheduled_for", "id"))
+
+
+def feed_maintenance() -> list[MaintenanceWindow]:
+    """Return the most recently changed windows (cancelled ones too) with their updates, for the feeds."""
+    return list(_windows_for_display(MaintenanceWindow.objects.order_by("-updated_at", "-id"))[:RECENT_MAINTENANCE])
+
+
+def maintenance_in_month(month: date) -> list[MaintenanceWindow]:
+    """Return the windows that started in the UTC month of `month`, newest first (cancelled ones never started)."""
+    start = datetime.combine(month.replace(day=1), time.min, tzinfo=UTC)
+    end = datetime.combine(next_month(month), time.min, tzinfo=UTC)
+    windows = MaintenanceWindow.objects.filter(started_at__gte=start, started_at__lt=end)
+    return list(_windows_for_display(windows).order_by("-started_at", "-id"))
+
+
+def public_window(code: str) -> MaintenanceWindow:
+    """Return the window with this code, ready to display (cancelled ones too); raise DoesNotExist otherwise."""
+    return _windows_for_display(MaintenanceWindow.objects.all()).get(code=code)
+
+
+def window_updates(window: MaintenanceWindow) -> list[MaintenanceUpdate]:
+    """Return the window's public updates, newest first."""
+    prefetched = getattr(window, "public_updates", None)  # set by _windows_for_display
+    return list(prefetched) if prefetched is not None else list(window.updates.order_by("-at", "-id"))
+
+
+def window_changed_at(window: MaintenanceWindow) -> datetime:
+    """Return when anything customers see of the window last changed (its updated_at or its latest update)."""
+    return max([window.updated_at, *(update.at for update in window_updates(window))])
 
 
 def components_by_group() -> list[GroupRows]:
@@ -259,19 +330,22 @@ def overall_status(components: list[Component] | None = None, incidents: list[In
 
 def version(*, now: datetime | None = None) -> Version:
     """Return the public pages' ETag and Last-Modified from one aggregate query (no page is built)."""
-    # Every public change writes a timeline entry on a public incident (the one timeline writer)
-    # or moves a component's `updated_at`; counts catch removals. The clock is part of it too: the
-    # bars shift at midnight, and today's uptime drifts while anything is not operational.
+    # Every public change writes a timeline entry on a public incident (the one timeline writer),
+    # moves a component's `updated_at`, or moves a maintenance window (every move sets its
+    # `updated_at` and posts a public update); counts catch removals, the windows' counts by status
+    # their moves. The clock is part of it too: the bars shift at midnight (and the 90 days of
+    # maintenance with them), and today's uptime drifts while anything is not operational.
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(*_version_sql())
-        components, changed, down, entries, at, published = cursor.fetchone()
+        components, changed, down, entries, at, published, *maintenance = cursor.fetchone()
     changed, at, published = _as_datetime(changed), _as_datetime(at), _as_datetime(published)
+    window_changed, update_at = _as_datetime(maintenance[1]), _as_datetime(maintenance[-1])
     clock = datetime.combine(_today(now), time.min, tzinfo=UTC)
     if down:
         clock = now - (now - clock) % DRIFT_BUCKET
-    stamps = [stamp for stamp in (changed, at, published, clock) if stamp is not None]
-    key = repr((components, changed, entries, at, published, clock))
+    stamps = [stamp for stamp in (changed, at, published, window_changed, update_at, clock) if stamp is not None]
+    key = repr((components, changed, entries, at, published, maintenance, clock))
     return Version(hashlib.blake2b(key.encode(), digest_size=12).hexdigest(), max(stamps).replace(microsecond=0))
 
 
@@ -290,14 +364,23 @@ def _version_sql() -> tuple[str, tuple]:
         .order_by()
         .values(stamp=F("at"), published=published)
     )
+    # One column per status, counted: any move changes the counts (a window counts once).
+    by_status = {f"s{number}": Case(When(status=status, then=Value(1))) for number, status in enumerate(WindowStatus)}
+    windows = MaintenanceWindow.objects.order_by().values(stamp=F("updated_at"), **by_status)
+    updates = MaintenanceUpdate.objects.order_by().values(stamp=F("at"))
     (c_sql, c_params), (e_sql, e_params) = components.query.sql_with_params(), entries.query.sql_with_params()
+    (w_sql, w_params), (u_sql, u_params) = windows.query.sql_with_params(), updates.query.sql_with_params()
+    counts = "".join(f", COUNT({name}) AS {name}" for name in by_status)
+    columns = "".join(f", w.{name}" for name in by_status)
     # Only Django-compiled SQL and constant names go into the text; the parameters stay parameters.
     sql = (
-        "SELECT c.n, c.stamp, c.down, e.n, e.stamp, e.published FROM "  # noqa: S608
+        f"SELECT c.n, c.stamp, c.down, e.n, e.stamp, e.published, w.n, w.stamp{columns}, u.n, u.stamp FROM "  # noqa: S608
         f"(SELECT COUNT(*) AS n, MAX(stamp) AS stamp, COUNT(down) AS down FROM ({c_sql}) cs) c, "
-        f"(SELECT COUNT(*) AS n, MAX(stamp) AS stamp, MAX(published) AS published FROM ({e_sql}) es) e"
+        f"(SELECT COUNT(*) AS n, MAX(stamp) AS stamp, MAX(published) AS published FROM ({e_sql}) es) e, "
+        f"(SELECT COUNT(*) AS n, MAX(stamp) AS stamp{counts} FROM ({w_sql}) ws) w, "
+        f"(SELECT COUNT(*) AS n, MAX(stamp) AS stamp FROM ({u_sql}) us) u"
     )
-    return sql, (*c_params, *e_params)
+    return sql, (*c_params, *e_params, *w_params, *u_params)
 
 
 def _as_datetime(value: datetime | str | None) -> datetime | None:

@@ -4,15 +4,22 @@ Ids are strings, as Statuspage's are, and stable across exports: an incident is 
 a component `component-<pk>`, a group `group-<pk>`, an update `update-<pk>`. We keep no
 creation time for components, so `created_at` is the first recorded status change (else
 the last one). We have no URL shortener, so `shortlink` is the incident's own page.
+
+A maintenance window is Statuspage's scheduled maintenance: an incident with `scheduled_for`
+and `scheduled_until`, its code as id, and its `MaintenanceUpdate`s as `incident_updates`
+(`maintenance-update-<pk>`, so they never clash with an incident's update ids).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incidents.models import Component, ComponentGroup, ComponentStatus, Incident, IncidentUpdate
+
+if TYPE_CHECKING:
+    from incidents.maintenance.models import MaintenanceUpdate, MaintenanceWindow
 
 PAGE_ID = "exchange-console"
 TIME_ZONE = "Etc/UTC"
@@ -169,29 +176,50 @@ def incident(
     }
 
 
-def maintenance(window: Any) -> Json:
-    """Return a scheduled maintenance as Statuspage has it: an incident with `scheduled_for`/`scheduled_until`.
+def maintenance_update(update: MaintenanceUpdate, *, maintenance_id: str) -> Json:
+    """Return one public update of a window; its status is the window's once the update was posted."""
+    return {
+        "id": f"maintenance-update-{update.pk}",
+        "status": str(update.status),
+        "body": update.body,
+        "incident_id": maintenance_id,
+        "created_at": timestamp(update.at),
+        "updated_at": timestamp(update.at),
+        "display_at": timestamp(update.at),
+        "affected_components": None,  # a window moves its components as a whole: see `components`
+        "deliver_notifications": True,
+        "custom_tweet": None,
+        "tweet_id": None,
+    }
 
-    Maintenance windows come with issue 8; a window is expected to offer `code`, `title`, `status`
-    (scheduled, in_progress, verifying, completed), `created_at`, `updated_at`, `scheduled_for`,
-    `scheduled_until`, `started_at` and `completed_at` (None until then), `url` (its page) and
-    `components` (the Components it affects). Statuspage sends maintenance updates as
-    `incident_updates`; windows have none of their own, so the list is empty.
+
+def maintenance(
+    window: MaintenanceWindow, *, updates: list[MaintenanceUpdate] | None = None, base_url: str | None = None
+) -> Json:
+    """Return a window as Statuspage's scheduled maintenance, with its public updates newest first.
+
+    `status` is the window's (scheduled, in_progress, verifying, completed; cancelled ones are
+    left out of the lists). `started_at` stays null until the window starts, `resolved_at` until
+    it completes. `updates` default to the window's; `shortlink` is its page under `base_url`
+    (the configured status page URL when None).
     """
+    updates = list(window.updates.all()) if updates is None else updates
+    updates = sorted(updates, key=lambda update: (update.at, update.pk), reverse=True)
+    shortlink = window.url if base_url is None else f"{base_url}/maintenance/{window.code}/"
     return {
         "id": window.code,
         "name": window.title,
         "status": str(window.status),
         "created_at": timestamp(window.created_at),
-        "updated_at": timestamp(window.updated_at),
+        "updated_at": timestamp(max([window.updated_at, *(update.at for update in updates)])),
         "monitoring_at": None,
         "resolved_at": timestamp(window.completed_at),
         "impact": "maintenance",
-        "shortlink": window.url,
+        "shortlink": shortlink,
         "started_at": timestamp(window.started_at),
         "page_id": PAGE_ID,
-        "incident_updates": [],
-        "components": [component(item, position=n) for n, item in enumerate(window.components, start=1)],
+        "incident_updates": [maintenance_update(update, maintenance_id=window.code) for update in updates],
+        "components": [component(item, position=n) for n, item in enumerate(window.components.all(), start=1)],
         "scheduled_for": timestamp(window.scheduled_for),
         "scheduled_until": timestamp(window.scheduled_until),
     }

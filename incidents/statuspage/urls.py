@@ -13,4 +13,5 @@ urlpatterns = [
     path("status/", views.home, name="status"),
     path("history/", views.history, name="history"),
     path("incidents/<str:code>/", views.incident, name="incident"),
+    path("maintenance/<str:code>/", views.maintenance, name="maintenance"),
 ]

@@ -17,10 +17,17 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
 
+from incidents.maintenance.models import MaintenanceWindow
 from incidents.models import Incident
 from incidents.statuspage import context, queries
 
 MAX_AGE = 10  # seconds: short, so a new update reaches readers fast, yet a crowd revalidates instead of re-reading
+CODE_LENGTH = 20  # incident and maintenance codes: INC-2026-0042, MNT-2026-0007
+
+
+def _impossible(code: str) -> bool:
+    # A NUL makes PostgreSQL refuse the query (a 500); a longer code cannot exist. Neither needs a query.
+    return "\x00" in code or len(code) > CODE_LENGTH
 
 
 def render_status_page() -> str:
@@ -38,6 +45,11 @@ def render_incident(code: str) -> str:
     return render_to_string("statuspage/incident.html", context.incident_context(code))
 
 
+def render_maintenance(code: str) -> str:
+    """Render a maintenance window's page (cancelled ones too); raise MaintenanceWindow.DoesNotExist otherwise."""
+    return render_to_string("statuspage/maintenance.html", context.maintenance_context(code))
+
+
 def render_not_found() -> str:
     """Render the public 'not found' page."""
     return render_to_string("statuspage/not_found.html", {"links": context.LINKS})
@@ -50,6 +62,8 @@ def _cached(page: str, argument: str | None, etag: str) -> str:
         return render_status_page()
     if page == "history":
         return render_history(None if argument is None else context.parse_month(argument))
+    if page == "maintenance":
+        return render_maintenance(str(argument))
     return render_incident(str(argument))
 
 
@@ -95,7 +109,20 @@ def history(request: HttpRequest) -> HttpResponse:
 @public_page
 def incident(request: HttpRequest, code: str) -> HttpResponse:
     """Show a public incident's full timeline; internal, draft and unknown incidents are not found."""
+    if _impossible(code):
+        return HttpResponseNotFound(render_not_found())
     try:
         return HttpResponse(_cached("incident", code, _version(request).etag))
     except Incident.DoesNotExist:
+        return HttpResponseNotFound(render_not_found())
+
+
+@public_page
+def maintenance(request: HttpRequest, code: str) -> HttpResponse:
+    """Show a maintenance window with all its public updates; unknown codes are not found."""
+    if _impossible(code):
+        return HttpResponseNotFound(render_not_found())
+    try:
+        return HttpResponse(_cached("maintenance", code, _version(request).etag))
+    except MaintenanceWindow.DoesNotExist:
         return HttpResponseNotFound(render_not_found())

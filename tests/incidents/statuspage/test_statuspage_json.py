@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from django.test import Client
 
 from incidents import services
+from incidents.maintenance import services as maintenance
 from incidents.models import Component, ComponentGroup, ComponentStatus, Incident
 from incidents.statuspage import api_v2, shapes
 
@@ -198,27 +198,13 @@ def test_maintenance_lists_are_empty_until_maintenance_windows_exist(client, pag
     assert get_json(client, "/api/v2/summary.json")["scheduled_maintenances"] == []
 
 
-@dataclass
-class Window:
-    """What shapes.maintenance reads from a maintenance window (the model arrives with issue 8)."""
-
-    code: str
-    title: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    scheduled_for: datetime
-    scheduled_until: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    url: str
-    components: list[Component] = field(default_factory=list)
-
-
-def test_a_maintenance_window_has_statuspage_maintenance_fields(page):
+def test_a_maintenance_window_has_statuspage_maintenance_fields(commander, page):
     at = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-    window = Window("MNT-2026-0001", "Database upgrade", "in_progress", at, at, at, at.replace(hour=4), at, None,
-                    "https://status.example.com/maintenance/MNT-2026-0001/", [page["website"]])  # fmt: skip
+    window = maintenance.schedule_window(
+        title="Database upgrade", scheduled_for=at, scheduled_until=at.replace(hour=4), components=[page["website"]],
+        by=commander, now=at - timedelta(days=1),
+    )  # fmt: skip
+    maintenance.start_window(window=window, by=commander, now=at)
     ours = shapes.maintenance(window)
     same_fields(ours, documented("statuspage_scheduled_maintenances.json")["scheduled_maintenances"][0])
     assert (ours["impact"], ours["scheduled_until"], ours["resolved_at"]) == (
