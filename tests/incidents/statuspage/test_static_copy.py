@@ -52,7 +52,11 @@ def incident(commander, trading) -> Incident:
 
 @pytest.fixture
 def celery_runs_here(monkeypatch) -> None:
-    """Run queued tasks in this process, as a worker would (no worker runs under the tests)."""
+    """Run queued tasks in this process, as a worker would (deliberate: these tests check the copy, not Celery).
+
+    A real worker on the real Redis is tested in tests/console/test_celery_worker.py; the export
+    task itself is not yet run through one in a test.
+    """
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
 

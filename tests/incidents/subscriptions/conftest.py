@@ -28,7 +28,11 @@ def fresh_rate_limit() -> Iterator[None]:
 
 @pytest.fixture
 def eager() -> Iterator[None]:
-    """Run tasks in the calling thread, as soon as they are enqueued (retries too, without waiting)."""
+    """Run tasks in the calling thread, as soon as they are enqueued (retries too, without waiting).
+
+    Deliberate: these tests are about what is sent and how often, not the transport. The same
+    tasks run in a real Celery worker on the real Redis in test_delivery_with_a_real_worker.py.
+    """
     before = app.conf.task_always_eager, app.conf.task_eager_propagates
     # Propagating would turn an eager retry into an exception instead of the next attempt.
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
