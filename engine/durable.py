@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.batch import replay
 from engine.core import Engine, Event, MarketConfig, dump, load
 from engine.core.types import Command
 from engine.core.wire import APPLY, encode, source_of
@@ -104,21 +105,20 @@ def _restore(sequence: int, payload: bytes) -> tuple[Engine, str | None]:
 
 
 def _replay(engine: Engine, journal: Journal, on_replay: ReplayCallback | None) -> tuple[int, bytes | None]:
-    """Apply every record after the engine's sequence; return how many and the last payload."""
-    loads, apply = marshal.loads, APPLY
+    """Apply every record after the engine's sequence; return how many and the last payload.
+
+    A run of records at a time, applied by the compiled batch path (`engine.batch.replay`).
+    """
     start = expected = engine.last_seq + 1
     payload = None
-    for record in journal.records(after=engine.last_seq):
-        if record.sequence != expected:
+    for first, payloads in journal.batches(after=engine.last_seq):
+        if first != expected:
             raise JournalError(
-                f"journal record {record.sequence} follows the state at {expected - 1}: records in between are missing"
+                f"journal record {first} follows the state at {expected - 1}: records in between are missing"
             )
-        payload = record.payload
-        fields = loads(payload)
-        events = apply[fields[0]](engine, *fields[2:])
-        if on_replay is not None:
-            on_replay(fields[1], events)
-        expected += 1
+        replay(engine, payloads, on_replay)
+        expected += len(payloads)
+        payload = payloads[-1]
     return expected - start, payload
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from engine.records import encode_records, scan_records
+
 logger = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<IQI")  # payload length, sequence number, crc32
@@ -124,38 +126,41 @@ class Journal:
         With `cut_torn_tail=False` the files are left untouched and the torn tail is only
         noted in `self.torn_tail` (for verification).
         """
+        new = tuple.__new__
+        for first, payloads in self.batches(after, cut_torn_tail=cut_torn_tail):
+            for number, payload in enumerate(payloads, first):
+                yield new(Record, (number, payload))
+
+    def batches(self, after: int = 0, *, cut_torn_tail: bool = True) -> Iterator[tuple[int, list[bytes]]]:
+        """Yield the records above `after` as runs `(first sequence, payloads)`, as `records` does one by one."""
         segments = self.segments()
         expected = None
         for index, segment in enumerate(segments):
             is_last = index == len(segments) - 1
-            for record in self._read_segment(segment, is_last=is_last, expected=expected, cut=cut_torn_tail):
-                expected = record.sequence + 1
-                self.last_sequence = record.sequence
-                if record.sequence > after:
-                    yield record
+            for first, payloads in self._read_segment(segment, is_last=is_last, expected=expected, cut=cut_torn_tail):
+                expected = first + len(payloads)
+                self.last_sequence = expected - 1
+                if expected - 1 > after:
+                    yield (first, payloads) if first > after else (after + 1, payloads[after + 1 - first :])
         self._scanned = True
 
-    def _read_segment(self, segment: Path, *, is_last: bool, expected: int | None, cut: bool) -> Iterator[Record]:
+    def _read_segment(
+        self, segment: Path, *, is_last: bool, expected: int | None, cut: bool
+    ) -> Iterator[tuple[int, list[bytes]]]:
         with open(segment, "rb") as handle:
             data = handle.read()
         offset, size = 0, len(data)
         if expected is None:
             expected = _sequence_of(segment, SEGMENT_PREFIX)
-        # The loop is the replay rate's floor, so a sound record costs one unpack, two CRC calls
-        # and a slice; anything else goes to `_parse`, which says what is wrong.
-        unpack, crc32, header_size, new = HEADER.unpack_from, zlib.crc32, HEADER.size, tuple.__new__
+        # The sound records, most of the file, are read in C (`engine.records`); the first one that
+        # is not goes to `_parse`, which says what is wrong.
         while offset < size:
-            if size - offset >= header_size:
-                length, sequence, crc = unpack(data, offset)
-                start = offset + header_size
-                end = start + length
-                if end <= size and sequence == expected and length <= MAX_PAYLOAD:
-                    payload = data[start:end]
-                    if crc32(payload, crc32(data[offset + 4 : offset + 12])) == crc:
-                        yield new(Record, (sequence, payload))
-                        expected += 1
-                        offset = end
-                        continue
+            payloads, offset = scan_records(data, offset, expected, MAX_PAYLOAD)
+            if payloads:
+                yield expected, payloads
+                expected += len(payloads)
+            if offset >= size:
+                return
             problem, record, end = _parse(data, offset)
             if problem is None and record.sequence != expected:
                 problem = f"sequence {record.sequence} where {expected} was expected"
@@ -184,17 +189,15 @@ class Journal:
         if not self._scanned:
             for _ in self.records(after=2**63):  # find the tail (and cut a torn one) before writing
                 pass
-        chunks = []
-        sequence = self.last_sequence
-        for payload in payloads:
-            if len(payload) > MAX_PAYLOAD:
-                raise JournalError(f"record of {len(payload)} bytes is over the {MAX_PAYLOAD}-byte limit")
-            sequence += 1
-            chunks.append(encode_record(sequence, payload))
-        if not chunks:
+        payloads = payloads if type(payloads) is list else list(payloads)
+        if not payloads:
             return self.last_sequence
+        try:
+            blob = encode_records(self.last_sequence + 1, payloads, MAX_PAYLOAD)
+        except ValueError as error:  # a payload over the limit: nothing was written
+            raise JournalError(str(error)) from None
+        sequence = self.last_sequence + len(payloads)
         handle = self._writable(self.last_sequence + 1)
-        blob = b"".join(chunks)
         handle.write(blob)
         self._file_size += len(blob)
         self.last_sequence = sequence

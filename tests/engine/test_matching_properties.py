@@ -4,7 +4,8 @@ Hypothesis drives both with the same commands (mostly valid, some broken on purp
 after every command that the events are the same and that the book is sane: never crossed,
 every resting order findable by id, quantities conserved (what was accepted is traded, cancelled
 or still resting). At the end, replaying the commands and restoring a snapshot both reproduce
-the same state digest.
+the same state digest. Commands reach the engine three ways: `submit`, the command's method, and
+the worker's compiled batch path (`engine.batch.apply_command`), which must agree on everything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
+from engine.batch import apply_command
 from engine.core import (
     ACCEPTED,
     AMENDED,
@@ -32,6 +34,7 @@ from engine.core import (
     load,
     named,
 )
+from engine.core.wire import KINDS
 from tests.engine.conftest import ENGINE_SETTINGS
 from tests.engine.reference_model import MODES, STPS, TIFS, ReferenceModel
 
@@ -62,6 +65,8 @@ quantities = st.integers(1, 9)
 tifs = decoded(list(TIFS))
 stps = decoded(list(STPS))
 modes = decoded(["open", "open", "open", *MODES])
+# How a command reaches the engine: `submit`, the command's method, or the worker's compiled batch path.
+WAYS = st.sampled_from(["submit", "method", "compiled"])
 
 # Broken values per field name; `broken_command` puts one of them into an otherwise valid command.
 BROKEN = {
@@ -114,11 +119,16 @@ class EngineAgreesWithModel(RuleBasedStateMachine):
         self.commands: list[object] = []
         self.open_qty: dict[int, int] = {}
 
-    def apply(self, command: object, direct: bool) -> list:
-        """Submit to both (the engine by `submit` or by its method) and compare the events."""
+    def apply(self, command: object, direct: str) -> list:
+        """Submit to both (the engine by `submit`, its method or the compiled batch path) and compare the events."""
         self.commands.append(command)
         method = METHODS.get(type(command))
-        events = getattr(self.engine, method)(*command) if direct and method else self.engine.submit(command)
+        if direct == "compiled" and method:
+            events = apply_command(self.engine, KINDS[type(command)], tuple(command))
+        elif direct == "method" and method:
+            events = getattr(self.engine, method)(*command)
+        else:
+            events = self.engine.submit(command)
         assert [as_tuple(event) for event in events] == self.model.submit(command)
         for event in map(named, events):  # coverage, shown by --hypothesis-show-statistics
             hypothesis.event(event.code if event.kind == REJECTED else event.kind + getattr(event, "reason", ""))
@@ -147,7 +157,7 @@ class EngineAgreesWithModel(RuleBasedStateMachine):
         qty=quantities,
         tif=tifs,
         stp=stps,
-        direct=st.booleans(),
+        direct=WAYS,
     )
     def limit(self, symbol, account, client_id, side, price, qty, tif, stp, direct):
         events = self.apply(Limit(symbol, account, client_id, side, price, qty, tif, stp), direct)
@@ -161,17 +171,17 @@ class EngineAgreesWithModel(RuleBasedStateMachine):
         side=sides,
         qty=quantities,
         stp=stps,
-        direct=st.booleans(),
+        direct=WAYS,
     )
     def market(self, symbol, account, client_id, side, qty, stp, direct):
         events = self.apply(Market(symbol, account, client_id, side, qty, stp), direct)
         return multiple(*[event[1] for event in events if event[-1] == ACCEPTED])
 
-    @rule(symbol=symbols, account=accounts, order_id=order_ids | st.integers(0, 5), direct=st.booleans())
+    @rule(symbol=symbols, account=accounts, order_id=order_ids | st.integers(0, 5), direct=WAYS)
     def cancel(self, symbol, account, order_id, direct):
         self.apply(Cancel(symbol, account, order_id), direct)
 
-    @rule(symbol=st.none() | symbols, account=st.none() | accounts, direct=st.booleans())
+    @rule(symbol=st.none() | symbols, account=st.none() | accounts, direct=WAYS)
     def cancel_all(self, symbol, account, direct):
         self.apply(CancelAll(symbol, account), direct)
 
@@ -181,48 +191,48 @@ class EngineAgreesWithModel(RuleBasedStateMachine):
         order_id=order_ids | st.integers(0, 5),
         price=prices,
         qty=quantities,
-        direct=st.booleans(),
+        direct=WAYS,
     )
     def amend(self, symbol, account, order_id, price, qty, direct):
         self.apply(Amend(symbol, account, order_id, price, qty), direct)
 
-    @rule(symbol=symbols, mode=modes, cancel_resting=st.booleans(), direct=st.booleans())
+    @rule(symbol=symbols, mode=modes, cancel_resting=st.booleans(), direct=WAYS)
     def set_mode(self, symbol, mode, cancel_resting, direct):
         self.apply(SetMode(symbol, mode, cancel_resting), direct)
 
     @precondition(lambda self: self.resting_orders())
-    @rule(data=st.data(), depth=st.integers(0, 3), qty=quantities, tif=tifs, stp=stps, account=accounts)
-    def order_against_the_book(self, data, depth, qty, tif, stp, account):
+    @rule(data=st.data(), depth=st.integers(0, 3), qty=quantities, tif=tifs, stp=stps, account=accounts, direct=WAYS)
+    def order_against_the_book(self, data, depth, qty, tif, stp, account, direct):
         """Aim at a resting order's price (or through it) so that matching gets exercised."""
         target = data.draw(st.sampled_from(self.resting_orders()))
         side = "sell" if target.side == "buy" else "buy"
         price = target.price - depth if side == "sell" else target.price + depth
         client_id = data.draw(client_ids)
-        self.apply(Limit(target.symbol, account, client_id, side, price, qty, tif, stp), direct=True)
+        self.apply(Limit(target.symbol, account, client_id, side, price, qty, tif, stp), direct)
 
     def resting_orders(self) -> list:
         return [order for symbol in SYMBOLS for order in self.model.resting(symbol)]
 
     @precondition(lambda self: self.resting_orders())
-    @rule(data=st.data(), direct=st.booleans())
+    @rule(data=st.data(), direct=WAYS)
     def cancel_own_order(self, data, direct):
         order = data.draw(st.sampled_from(self.resting_orders()))
         self.apply(Cancel(order.symbol, order.account, order.order_id), direct)
 
     @precondition(lambda self: self.resting_orders())
-    @rule(data=st.data(), price_move=st.integers(-3, 3), qty=quantities, direct=st.booleans())
+    @rule(data=st.data(), price_move=st.integers(-3, 3), qty=quantities, direct=WAYS)
     def amend_own_order(self, data, price_move, qty, direct):
         order = data.draw(st.sampled_from(self.resting_orders()))
         price = order.price + data.draw(st.sampled_from([0, 0, price_move]))
         self.apply(Amend(order.symbol, order.account, order.order_id, price, qty), direct)
 
-    @rule(command=broken_commands(), direct=st.booleans())
+    @rule(command=broken_commands(), direct=WAYS)
     def broken_command(self, command, direct):
         self.apply(command, direct)
 
     @rule(command=st.sampled_from(["limit", None, ("AAA", 1, "a", "buy", 100, 1), 42]))
     def not_a_command(self, command):
-        self.apply(command, direct=False)
+        self.apply(command, direct="submit")
 
     @invariant()
     def book_is_never_crossed(self) -> None:

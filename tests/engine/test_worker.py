@@ -71,6 +71,16 @@ def test_bad_commands_are_rejected_with_a_reason_and_change_nothing(tmp_path):
     assert len(journal_sources(tmp_path)) == 2
 
 
+def test_a_cancel_all_with_nothing_to_cancel_is_answered_with_no_event(tmp_path):
+    """It has no event to count or to answer with; the worker once crashed looking for one."""
+    with running_worker(tmp_path) as worker:
+        client = Client(worker.config.shard)
+        nothing, rest = client.request([[4, "BTC-USD", 7], limit(1, "after", "buy", 9_000, 1)])
+        assert worker.process.poll() is None
+    assert nothing == []
+    assert [event[-1] for event in rest] == ["accepted"]
+
+
 def test_metrics_and_heartbeat_are_published(tmp_path):
     with running_worker(tmp_path, metrics_interval=0.2) as worker:
         client = Client(worker.config.shard)
