@@ -75,7 +75,15 @@ def recover(
     else:
         snapshot_sequence, payload = snapshot
         engine, last_source = _restore(snapshot_sequence, payload)
-    replayed, last_payload = _replay(engine, journal, on_replay)
+    # The core makes no reference cycles (tests/engine/test_core_garbage.py): collections during
+    # replay would find nothing, yet walk the growing books again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        replayed, last_payload = _replay(engine, journal, on_replay)
+    finally:
+        if collecting:
+            gc.enable()
     if journal.last_sequence < engine.last_seq:
         raise JournalError(
             f"the journal ends at sequence {journal.last_sequence}, before the snapshot at {engine.last_seq}: "
