@@ -23,7 +23,8 @@ from exchange_console.paths import BASE_DIR
 from incidents import publishing, services
 from incidents.models import Component, ComponentStatus, Incident
 from incidents.statuspage import api_v2, export, tasks, views
-from tests.support.processes import free_port, running, wait_for
+from tests.console.test_celery_worker import own_queue, worker_command
+from tests.support.processes import child_env, free_port, running, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -54,11 +55,24 @@ def incident(commander, trading) -> Incident:
 def celery_runs_here(monkeypatch) -> None:
     """Run queued tasks in this process, as a worker would (deliberate: these tests check the copy, not Celery).
 
-    A real worker on the real Redis is tested in tests/console/test_celery_worker.py; the export
-    task itself is not yet run through one in a test.
+    The export task runs in a real worker on the real Redis in
+    `test_a_real_worker_exports_the_copy_the_task_was_sent_for` below.
     """
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+@pytest.mark.django_db(transaction=True)  # the worker is another process: it must see committed data
+def test_a_real_worker_exports_the_copy_the_task_was_sent_for(tmp_path, incident):
+    export_dir = tmp_path / "worker-export"
+    index = export_dir / "current" / "index.html"
+    env = child_env(STATUS_EXPORT_DIR=str(export_dir))
+    with own_queue() as queue, running(worker_command(queue), env=env) as worker:
+        tasks.export_status_page_task.apply_async(queue=queue)
+        wait_for(index.is_file, timeout=60, what="the exported status page", process=worker)
+    assert (export_dir / "current").is_symlink()
+    assert "We are investigating." in index.read_text()
+    assert (export_dir / "current" / "incidents" / incident.code / "index.html").is_file()
 
 
 def served(current: Path, url: str) -> Path | None:
