@@ -28,7 +28,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## build: compile the engine's batch path and journal records (run by `make run` and `make test`)
 build: $(COMPILED)
 
-$(COMPILED) &: engine/batch.pyx engine/records.pyx setup.py $(VENV)/.installed-run
+$(COMPILED) &: engine/batch.pyx engine/records.pyx engine/little_endian.pxd setup.py $(VENV)/.installed-run
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
 ## run: start the console, engine, worker and beat (embedded SQLite and Redis unless configured)

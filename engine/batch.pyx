@@ -20,14 +20,16 @@ loop per batch, not per order (BENCHMARKS.md, issue 4).
 `replay` is recovery's loop over journal payloads, with the same two commands compiled.
 """
 
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.dict cimport PyDict_GetItem
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_SIZE
 from libc.stdint cimport int32_t, uint32_t
 from libc.string cimport memcpy
+
+from engine.little_endian cimport put32
 
 import marshal
 
@@ -329,7 +331,7 @@ cdef inline unsigned char* _put_int(unsigned char* out, long long value) noexcep
     cdef unsigned char* count
     if -2147483648 <= value <= 2147483647:
         out[0] = b"i"
-        _put32(out + 1, <uint32_t><int32_t>value)
+        put32(out + 1, <uint32_t><int32_t>value)
         return out + 5
     out[0] = b"l"
     count = out + 1
@@ -341,7 +343,7 @@ cdef inline unsigned char* _put_int(unsigned char* out, long long value) noexcep
         out += 2
         digits += 1
         magnitude >>= 15
-    _put32(count, <uint32_t><int32_t>(-digits if value < 0 else digits))
+    put32(count, <uint32_t><int32_t>(-digits if value < 0 else digits))
     return out
 
 
@@ -352,13 +354,6 @@ cdef inline unsigned char* _put_text(unsigned char* out, object text) noexcept:
     out[1] = <unsigned char>length
     memcpy(out + 2, PyUnicode_DATA(text), length)
     return out + 2 + length
-
-
-cdef inline void _put32(unsigned char* out, uint32_t value) noexcept:
-    out[0] = value & 0xFF
-    out[1] = (value >> 8) & 0xFF
-    out[2] = (value >> 16) & 0xFF
-    out[3] = (value >> 24) & 0xFF
 
 
 cdef inline bint _short_ascii(object text):

@@ -12,24 +12,11 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from engine.little_endian cimport get32, get64, put32
+
 
 cdef extern from "zlib.h":
     unsigned long crc32(unsigned long crc, const unsigned char* buf, unsigned int length) nogil
-
-
-cdef inline void _put32(unsigned char* out, uint32_t value) noexcept:
-    out[0] = value & 0xFF
-    out[1] = (value >> 8) & 0xFF
-    out[2] = (value >> 16) & 0xFF
-    out[3] = (value >> 24) & 0xFF
-
-
-cdef inline uint32_t _get32(const unsigned char* data) noexcept:
-    return data[0] | (<uint32_t>data[1] << 8) | (<uint32_t>data[2] << 16) | (<uint32_t>data[3] << 24)
-
-
-cdef inline uint64_t _get64(const unsigned char* data) noexcept:
-    return _get32(data) | (<uint64_t>_get32(data + 4) << 32)
 
 
 def encode_records(unsigned long long first_sequence, list payloads, Py_ssize_t max_payload):
@@ -53,12 +40,12 @@ def encode_records(unsigned long long first_sequence, list payloads, Py_ssize_t 
         payload = <object>PyList_GET_ITEM(payloads, i)
         data = <const unsigned char*>PyBytes_AS_STRING(payload)
         length = PyBytes_GET_SIZE(payload)
-        _put32(out, <uint32_t>length)
+        put32(out, <uint32_t>length)
         for b in range(8):
             out[4 + b] = (sequence >> (8 * b)) & 0xFF
         crc = crc32(0, out + 4, 8)
         crc = crc32(crc, data, <unsigned int>length)
-        _put32(out + 12, <uint32_t>crc)
+        put32(out + 12, <uint32_t>crc)
         memcpy(out + 16, data, length)
         out += 16 + length
         sequence += 1
@@ -77,14 +64,14 @@ def scan_records(bytes data, Py_ssize_t offset, unsigned long long expected, Py_
     cdef unsigned long computed
     cdef list payloads = []
     while size - offset >= 16:
-        length = _get32(base + offset)
-        if length > max_payload or _get64(base + offset + 4) != expected:
+        length = get32(base + offset)
+        if length > max_payload or get64(base + offset + 4) != expected:
             break
         start = offset + 16
         end = start + length
         if end > size:
             break
-        crc = _get32(base + offset + 12)
+        crc = get32(base + offset + 12)
         computed = crc32(crc32(0, base + offset + 4, 8), base + start, length)
         if <uint32_t>computed != crc:
             break
