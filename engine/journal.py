@@ -132,21 +132,28 @@ class Journal:
                 yield new(Record, (number, payload))
 
     def batches(self, after: int = 0, *, cut_torn_tail: bool = True) -> Iterator[tuple[int, list[bytes]]]:
-        """Yield the records above `after` as runs `(first sequence, payloads)`, as `records` does one by one."""
+        """Yield the records above `after` as runs `(first sequence, payloads)`, as `records` does one by one.
+
+        Every record is read and checked, those at or below `after` too (a journal is sound or
+        recovery says where it is not), but only the ones above are copied out.
+        """
         segments = self.segments()
         expected = None
         for index, segment in enumerate(segments):
             is_last = index == len(segments) - 1
-            for first, payloads in self._read_segment(segment, is_last=is_last, expected=expected, cut=cut_torn_tail):
-                expected = first + len(payloads)
-                self.last_sequence = expected - 1
-                if expected - 1 > after:
-                    yield (first, payloads) if first > after else (after + 1, payloads[after + 1 - first :])
+            for following, payloads in self._read_segment(
+                segment, is_last=is_last, expected=expected, cut=cut_torn_tail, after=after
+            ):
+                expected = following
+                self.last_sequence = following - 1
+                if payloads:
+                    yield following - len(payloads), payloads
         self._scanned = True
 
     def _read_segment(
-        self, segment: Path, *, is_last: bool, expected: int | None, cut: bool
+        self, segment: Path, *, is_last: bool, expected: int | None, cut: bool, after: int = 0
     ) -> Iterator[tuple[int, list[bytes]]]:
+        """Yield `(next sequence, payloads above after)` for each run of sound records in one segment."""
         with open(segment, "rb") as handle:
             data = handle.read()
         offset, size = 0, len(data)
@@ -155,10 +162,8 @@ class Journal:
         # The sound records, most of the file, are read in C (`engine.records`); the first one that
         # is not goes to `_parse`, which says what is wrong.
         while offset < size:
-            payloads, offset = scan_records(data, offset, expected, MAX_PAYLOAD)
-            if payloads:
-                yield expected, payloads
-                expected += len(payloads)
+            payloads, offset, expected = scan_records(data, offset, expected, MAX_PAYLOAD, max(after, 0))
+            yield expected, payloads
             if offset >= size:
                 return
             problem, record, end = _parse(data, offset)

@@ -52,8 +52,12 @@ def encode_records(unsigned long long first_sequence, list payloads, Py_ssize_t 
     return blob
 
 
-def scan_records(bytes data, Py_ssize_t offset, unsigned long long expected, Py_ssize_t max_payload):
-    """Read sound records from `offset` on, numbered from `expected`: (payloads, end offset).
+def scan_records(bytes data, Py_ssize_t offset, unsigned long long expected, Py_ssize_t max_payload,
+                 unsigned long long after=0):
+    """Read sound records from `offset` on, numbered from `expected`: (payloads, end offset, next number).
+
+    Records numbered `after` or below are checked but not copied out (recovery needs only the
+    records after its snapshot, or after the state a standby already holds).
 
     Stops at the end of `data` or at the first record that is not sound (short, misnumbered,
     too long, or failing its CRC); the caller decides what that record is (`Journal._read_segment`).
@@ -75,7 +79,8 @@ def scan_records(bytes data, Py_ssize_t offset, unsigned long long expected, Py_
         computed = crc32(crc32(0, base + offset + 4, 8), base + start, length)
         if <uint32_t>computed != crc:
             break
-        payloads.append(PyBytes_FromStringAndSize(<const char*>(base + start), length))
+        if expected > after:
+            payloads.append(PyBytes_FromStringAndSize(<const char*>(base + start), length))
         expected += 1
         offset = end
-    return payloads, offset
+    return payloads, offset, expected

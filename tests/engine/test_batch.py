@@ -181,7 +181,7 @@ def test_records_are_the_bytes_python_writes_and_read_back():
     blob = encode_records(41, payloads, MAX_PAYLOAD)
 
     assert blob == b"".join(encode_record(number, payload) for number, payload in enumerate(payloads, 41))
-    assert scan_records(blob, 0, 41, MAX_PAYLOAD) == (payloads, len(blob))
+    assert scan_records(blob, 0, 41, MAX_PAYLOAD) == (payloads, len(blob), 41 + len(payloads))
 
 
 def test_scanning_stops_at_the_first_record_that_is_not_sound():
@@ -190,9 +190,17 @@ def test_scanning_stops_at_the_first_record_that_is_not_sound():
     second = len(encode_record(1, b"one"))
     blob[second + 16] ^= 0xFF  # the second payload's first byte: its CRC fails
 
-    assert scan_records(bytes(blob), 0, 1, MAX_PAYLOAD) == ([b"one"], second)
-    assert scan_records(bytes(blob), 0, 7, MAX_PAYLOAD) == ([], 0)  # misnumbered
-    assert scan_records(bytes(blob[:-2]), second * 2 + 2, 3, MAX_PAYLOAD) == ([], second * 2 + 2)  # short
+    assert scan_records(bytes(blob), 0, 1, MAX_PAYLOAD) == ([b"one"], second, 2)
+    assert scan_records(bytes(blob), 0, 7, MAX_PAYLOAD) == ([], 0, 7)  # misnumbered
+    assert scan_records(bytes(blob[:-2]), second * 2 + 2, 3, MAX_PAYLOAD) == ([], second * 2 + 2, 3)  # short
+
+
+def test_records_up_to_after_are_checked_but_not_copied():
+    payloads = [b"one", b"two", b"three"]
+    blob = encode_records(1, payloads, MAX_PAYLOAD)
+
+    assert scan_records(blob, 0, 1, MAX_PAYLOAD, 2) == ([b"three"], len(blob), 4)
+    assert scan_records(blob, 0, 1, MAX_PAYLOAD, 9) == ([], len(blob), 4)
 
 
 def test_a_payload_over_the_limit_is_refused_before_anything_is_written(tmp_path):
