@@ -163,14 +163,16 @@ class DurableEngine:
         policy: SyncPolicy = SyncPolicy.FSYNC,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
         on_replay: ReplayCallback | None = None,
+        lock: int | None = None,
         **journal_options: object,
     ) -> DurableEngine:
         """Open (or create) a journal directory and recover the engine it describes.
 
         The directory is locked for this process (released when it exits, however it exits): two
-        writers could only corrupt it, so a second one gets `JournalLocked` at once.
+        writers could only corrupt it, so a second one gets `JournalLocked` at once. A caller that
+        already holds the lock (a standby taking over) passes its descriptor as `lock`.
         """
-        lock = _lock(Path(directory))
+        lock = _lock(Path(directory)) if lock is None else lock
         journal = Journal(directory, policy=policy, **journal_options)
         engine, recovery = recover(journal, markets, on_replay)
         durable = cls(engine, journal, recovery, snapshot_every=snapshot_every)

@@ -87,6 +87,11 @@ def segment_name(first_sequence: int) -> str:
     return f"{SEGMENT_PREFIX}{first_sequence:020d}{SEGMENT_SUFFIX}"
 
 
+def segments_in(directory: Path) -> list[Path]:
+    """The segment files of a journal directory, oldest first."""
+    return sorted(Path(directory).glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
+
+
 def _sequence_of(path: Path, prefix: str) -> int:
     return int(path.name[len(prefix) :].split(".", 1)[0])
 
@@ -118,7 +123,7 @@ class Journal:
     # -- reading ---------------------------------------------------------------------------
 
     def segments(self) -> list[Path]:
-        return sorted(self.directory.glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
+        return segments_in(self.directory)
 
     def records(self, after: int = 0, *, cut_torn_tail: bool = True) -> Iterator[Record]:
         """Yield every record with a sequence above `after`, cutting a torn tail on the way.
@@ -186,6 +191,18 @@ class Journal:
             handle.truncate(torn.offset)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def resume(self, last_sequence: int, torn_tail: TornTail | None = None) -> None:
+        """Write after `last_sequence`, the end found by a reader that checked every record.
+
+        For a standby taking over (`engine.follower`): it has read the journal already, so
+        nothing is read again. The torn tail it found, if any, is cut here as recovery would.
+        """
+        if torn_tail is not None:
+            self.torn_tail = torn_tail
+            self._cut(torn_tail)
+        self.last_sequence = last_sequence
+        self._scanned = True
 
     # -- writing ---------------------------------------------------------------------------
 
