@@ -53,6 +53,7 @@ class Recovery:
     last_source: str | None  # the source attached to the last journaled command
     seconds: float
     torn_tail: TornTail | None
+    standby: bool = False  # taken over by a standby that followed the journal (`engine.follower`)
 
 
 ReplayCallback = Callable[[str | None, list[Event]], None]

@@ -68,6 +68,7 @@ class Follower:
         self.markets = list(markets)
         self.keep = keep
         self.lost: str | None = None  # why following stopped, if it did: take over from cold
+        self.unread = 0  # bytes the last `catch_up` left unread (its budget spent), about
         self._start()
 
     def _start(self) -> None:
@@ -87,14 +88,19 @@ class Follower:
 
     # -- following ---------------------------------------------------------------------------
 
-    def catch_up(self) -> int:
-        """Apply the records written since the last call; return how many were applied."""
+    def catch_up(self, budget: int | None = None) -> int:
+        """Apply the records written since the last call; return how many were applied.
+
+        With a `budget`, read at most that many bytes: `unread` then says how much more there is
+        (a standby reads in slices, so as to hear its "go" between them).
+        """
+        self.unread = 0
         if self.lost is not None:
             return 0
         collecting = gc.isenabled()
         gc.disable()  # the core makes no cycles: see `engine.durable.recover`
         try:
-            return self._read()
+            return self._read(-1 if budget is None else budget)
         except OSError as error:
             self._give_up(f"the journal cannot be read: {error}")
             return 0
@@ -102,20 +108,25 @@ class Follower:
             if collecting:
                 gc.enable()
 
-    def _read(self) -> int:
+    def _read(self, budget: int) -> int:
         applied = 0
         while True:
             if self._handle is None and not self._open():
                 return applied
             # Listed before reading: once a later segment exists, the writer has finished this one.
             later = [path for path in segments_in(self.directory) if path.name > self._segment.name]
-            data = self._buffer + self._handle.read()
+            chunk = self._handle.read(budget)
+            data = self._buffer + chunk if self._buffer else chunk
             payloads, offset, self._scanned_to = scan_records(data, 0, self._scanned_to, MAX_PAYLOAD, self._after)
             self._buffer = data[offset:]
             if payloads:
                 self._apply(payloads)
                 applied += len(payloads)
             if self.lost is not None:
+                return applied
+            if len(chunk) == budget:  # the budget is spent, not the file: nothing is known of its end
+                unread = os.fstat(self._handle.fileno()).st_size - self._handle.tell()
+                self.unread = max(1, unread + sum(_size(path) for path in later))
                 return applied
             if self._buffer:
                 problem, _, end = _parse(self._buffer, 0)
@@ -206,7 +217,9 @@ class Follower:
         started = time.perf_counter()
         lock = _lock(self.directory)
         try:
+            followed = self.followed
             self.catch_up()
+            replayed = self.followed - followed  # what was left to apply: the take-over's own work
             if self.lost is None and self.dropped is not None and wanted is not None and wanted(self.dropped):
                 self._give_up(f"the events of {self.dropped} were let go of")
             segments = segments_in(self.directory)
@@ -225,8 +238,8 @@ class Follower:
             journal = Journal(self.directory, policy=policy, **journal_options)
             journal.resume(self.engine.last_seq, torn)
             recovery = Recovery(
-                self.snapshot_sequence, self.followed, self.engine.last_seq, self.last_source,
-                time.perf_counter() - started, torn,
+                self.snapshot_sequence, replayed, self.engine.last_seq, self.last_source,
+                time.perf_counter() - started, torn, standby=True,
             )  # fmt: skip
         except BaseException:
             os.close(lock)
@@ -248,3 +261,10 @@ class Follower:
         problem, _, _ = _parse(self._buffer, 0)
         size = self._segment.stat().st_size
         return TornTail(self._segment, size - len(self._buffer), len(self._buffer), problem or "incomplete")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # pruned since it was listed
+        return 0

@@ -253,8 +253,10 @@ class Supervisor:
         lost = recovery.get("lost_acknowledged", 0)
         self.recorder.record(
             "recovered",
-            f"recovered to sequence {recovery['last_sequence']}: {recovery['replayed']:,} commands replayed "
-            f"in {recovery['seconds']:.3f} s" + (f"; {lost:,} ACKNOWLEDGED COMMANDS LOST" if lost else ""),
+            f"recovered to sequence {recovery['last_sequence']}"
+            + (" by the standby that followed the journal" if recovery.get("standby") else "")
+            + f": {recovery['replayed']:,} commands replayed in {recovery['seconds']:.3f} s"
+            + (f"; {lost:,} ACKNOWLEDGED COMMANDS LOST" if lost else ""),
             severity="critical" if lost else "info",
             detail={**recovery, "pid": message.get("pid"), "startup_seconds": startup},
         )

@@ -31,6 +31,8 @@ import json
 import logging
 import math
 import os
+import resource
+import select
 import signal
 import sys
 import time
@@ -45,6 +47,7 @@ from engine.batch import NOT_A_COMMAND, apply_batch
 from engine.core import Engine, MarketConfig
 from engine.core.wire import WireError, encode_item
 from engine.durable import BackgroundSnapshot, DurableEngine
+from engine.follower import Follower
 from engine.journal import SyncPolicy
 from engine.streams import REPLY_TTL_MS, Keys, bad_command, entry_key, pack, unpack
 
@@ -52,6 +55,9 @@ logger = logging.getLogger("engine.worker")
 
 NEVER = 2**62
 HEARTBEAT_TTL_MS = 2_000
+FOLLOW_INTERVAL = 0.05  # seconds between a standby's reads of the journal...
+FOLLOW_BUDGET = 1 << 20  # ...of at most this many bytes (some 15,000 orders: tens of ms), so "go" is heard at once
+FOLLOW_FAR = 8 << 20  # bytes behind (some 120,000 orders) past which following stops yielding to the worker
 REDIS_RETRY_MAX = 0.2  # seconds between attempts to reach Redis: it counts in the RTO of a restart
 LOST_SCAN_PAGE = 256  # acknowledgements read at a time when checking the journal against them
 METRICS_KEPT = 7 * 3600  # one-second snapshots kept in Redis: at least six hours (issue 4)
@@ -76,6 +82,7 @@ class WorkerConfig:
     metrics_interval: float = 1.0
     depth_levels: int = 10
     events_maxlen: int = 100_000  # event stream entries kept (approximately)
+    standby_follows: bool = True  # a standby keeps an engine level with the journal, to take over at once
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -182,8 +189,9 @@ class Pending:
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, beat: Beat) -> None:
+    def __init__(self, config: WorkerConfig, beat: Beat, follower: Follower | None = None) -> None:
         self.config = config
+        self.follower = follower  # a standby's engine, level with the journal: taken over, not recovered
         self.keys = Keys(config.shard)
         self.beat = beat
         self.stopping = False
@@ -216,20 +224,25 @@ class Worker:
         floor = self._republish_floor()
         replayed: dict[str, list[tuple[int, list]]] = defaultdict(list)
 
+        def wanted(source: str | None) -> bool:
+            return source is not None and floor is not None and entry_key(source.rpartition("/")[0]) > floor
+
         def remember(source: str | None, events: list) -> None:
-            if source is not None and floor is not None:
+            if wanted(source):
                 entry_id, _, index = source.rpartition("/")
-                if entry_key(entry_id) > floor:
-                    replayed[entry_id].append((int(index), events))
+                replayed[entry_id].append((int(index), events))
             self._tick()  # a long replay still heartbeats: it is recovering, not hung
 
-        self.durable = DurableEngine.open(
-            Path(self.config.journal_dir),
-            self.config.market_configs(),
-            policy=SyncPolicy(self.config.policy),
-            snapshot_every=NEVER,  # the worker snapshots in the background, after publishing
-            on_replay=remember,
-        )
+        options = {
+            "policy": SyncPolicy(self.config.policy),
+            "snapshot_every": NEVER,  # the worker snapshots in the background, after publishing
+            "on_replay": remember,
+        }
+        if self.follower is not None:
+            self.durable = self.follower.take_over(wanted=wanted, **options)
+            self.follower = None
+        else:
+            self.durable = DurableEngine.open(Path(self.config.journal_dir), self.config.market_configs(), **options)
         recovery = self.durable.recovery
         if recovery.last_source:
             self.position = recovery.last_source.rpartition("/")[0]
@@ -247,6 +260,7 @@ class Worker:
                 "replayed": recovery.replayed,
                 "last_sequence": recovery.last_sequence,
                 "seconds": round(recovery.seconds, 4),
+                "standby": recovery.standby,
                 "torn_tail": None if recovery.torn_tail is None else recovery.torn_tail.problem,
                 "republished": len(replayed),
                 "lost_acknowledged": lost,
@@ -605,6 +619,69 @@ def _int(value: bytes | None) -> int | None:
         return None
 
 
+def _stand_by(fd: int, config: WorkerConfig) -> tuple[bool, Follower | None]:
+    """Wait for the supervisor's word on `fd`, following the journal meanwhile; return (go, follower).
+
+    Following runs at idle priority, taking only CPU the live worker leaves unused, while it is
+    close behind; once more than `FOLLOW_FAR` bytes behind (the writer outran it under heavy
+    load) it runs at normal priority until level again, so what is left to replay at a
+    take-over stays a fraction of a second. Idle priority is used only where the process may
+    leave it. Anything that goes wrong while following leaves a standby that recovers from
+    cold, which then says what is wrong.
+    """
+    follower = None
+    gc.disable()  # as in the worker (`Worker._settle`): a collection here would walk the whole engine
+    if config.standby_follows:
+        try:
+            follower = Follower(Path(config.journal_dir), config.market_configs())
+        except Exception:
+            logger.exception("engine standby: cannot follow the journal; a take-over will recover from cold")
+    idle = follower is not None and _may_leave_idle() and _set_policy(os.SCHED_IDLE)
+    try:
+        while not select.select([fd], [], [], _follow_wait(follower))[0]:
+            try:
+                follower.catch_up(FOLLOW_BUDGET)
+            except Exception:
+                logger.exception("engine standby: following failed; a take-over will recover from cold")
+                follower = None
+                continue
+            gc.collect(1)  # what following leaves is young garbage, or state kept for good: frozen
+            gc.freeze()
+            if idle and follower.unread > FOLLOW_FAR:
+                idle = not _set_policy(os.SCHED_OTHER)
+            elif not idle and follower.unread == 0 and _may_leave_idle():
+                idle = _set_policy(os.SCHED_IDLE)
+        word = os.read(fd, 64)  # "go" or end of file
+    finally:
+        if idle:
+            _set_policy(os.SCHED_OTHER)
+        os.close(fd)
+    return bool(word), follower
+
+
+def _follow_wait(follower: Follower | None) -> float | None:
+    if follower is None:
+        return None  # nothing to do but wait
+    return 0 if follower.unread else FOLLOW_INTERVAL
+
+
+def _may_leave_idle() -> bool:
+    """Whether this process could return from SCHED_IDLE: it needs the right to lower its nice value."""
+    if os.geteuid() == 0:
+        return True
+    limit = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    return limit == resource.RLIM_INFINITY or 20 - os.getpriority(os.PRIO_PROCESS, 0) <= limit
+
+
+def _set_policy(policy: int) -> bool:
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError as error:
+        logger.warning("engine standby: cannot set scheduling policy %d: %s", policy, error)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one engine worker (normally started by run_engine).")
     parser.add_argument("--config", required=True, help="path of the worker's JSON configuration")
@@ -612,16 +689,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--standby-fd", type=int, help="wait for a line on this descriptor before starting")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    if args.standby_fd is not None:  # a standby: everything imported, nothing opened yet
+    config = WorkerConfig.from_json(Path(args.config).read_text())
+    follower = None
+    if args.standby_fd is not None:  # a standby: everything imported, nothing written to
         try:
-            with os.fdopen(args.standby_fd, "rb") as go:
-                if not go.readline():
-                    return 0  # the supervisor let us go unused
+            go, follower = _stand_by(args.standby_fd, config)
         except KeyboardInterrupt:  # Ctrl-C reaches the whole process group
             return 0
-    config = WorkerConfig.from_json(Path(args.config).read_text())
+        if not go:
+            return 0  # the supervisor let us go unused
     try:
-        return Worker(config, Beat(args.beat_fd)).run()
+        return Worker(config, Beat(args.beat_fd), follower).run()
     except BrokenPipeError:
         logger.warning("engine worker: the supervisor is gone; stopping")
         return 0

@@ -39,7 +39,8 @@ def test_a_killed_worker_is_restarted_and_recovers_what_it_acknowledged(tmp_path
         crashed = wait_for_event(shard, "crashed", process=process)
         recovered = wait_for_event(shard, "recovered", 2, process=process)
         after = client.request([order("after")])[0]
-        assert recovered.detail["pid"] == standby  # the waiting standby took over
+        assert recovered.detail["pid"] == standby  # the waiting standby took over...
+        assert recovered.detail["standby"]  # ...with the engine it kept level with the journal
         duplicate = client.request([order("before")])[0]
     assert crashed.severity == "critical"
     assert crashed.detail["signal"] == signal.SIGKILL

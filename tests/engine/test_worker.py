@@ -234,19 +234,28 @@ class Flow:
             self.acked[entry_id] = results
 
 
-def test_sigkill_under_load_loses_no_acknowledged_order_and_doubles_none(tmp_path):
+@pytest.mark.parametrize("standby", [False, True], ids=["cold", "standby"])
+def test_sigkill_under_load_loses_no_acknowledged_order_and_doubles_none(tmp_path, standby):
+    """Restarted from cold, or taken over by a standby that followed the journal: the same promise."""
     config = worker_config(tmp_path, markets=[BTC_USD, ETH_USD])
     flow = Flow(config.shard)
     worker = WorkerProcess(config, tmp_path)
     worker.expect("ready")
     flow.thread.start()
     for _ in range(3):
+        following = WorkerProcess(config, tmp_path, standby=True) if standby else None
         time.sleep(0.4)
         worker.signal(signal.SIGKILL)
         worker.process.wait()
         worker.stop()
-        worker = WorkerProcess(config, tmp_path)
-        worker.expect("ready")
+        if following is None:
+            worker = WorkerProcess(config, tmp_path)
+        else:
+            worker = following
+            worker.go()
+        ready = worker.expect("ready")
+        assert ready["recovery"]["standby"] is standby
+        assert ready["recovery"]["lost_acknowledged"] == 0
     time.sleep(0.3)
     flow.stop.set()
     flow.thread.join()

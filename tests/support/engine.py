@@ -45,21 +45,26 @@ def worker_config(directory: Path, shard: str | None = None, **overrides) -> Wor
 class WorkerProcess:
     """A worker subprocess and what it says on its pipe (heartbeats, ready, metrics)."""
 
-    def __init__(self, config: WorkerConfig, directory: Path) -> None:
+    def __init__(self, config: WorkerConfig, directory: Path, *, standby: bool = False) -> None:
+        """With `standby`, the worker waits (following the journal) until `go()`, as the supervisor's does."""
         self.config = config
         self.keys = Keys(config.shard)
         path = directory / f"worker-{config.shard}.json"
         path.write_text(config.to_json())
         read_end, write_end = os.pipe()
+        command = [sys.executable, "-m", "engine.worker", "--config", str(path), "--beat-fd", str(write_end)]
+        descriptors = [write_end]
+        self._go = None
+        if standby:
+            go_read, self._go = os.pipe()
+            command += ["--standby-fd", str(go_read)]
+            descriptors.append(go_read)
         self.log = open(directory / f"worker-{config.shard}.log", "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.worker", "--config", str(path), "--beat-fd", str(write_end)],
-            cwd=BASE_DIR,
-            pass_fds=[write_end],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            command, cwd=BASE_DIR, pass_fds=descriptors, stdout=self.log, stderr=subprocess.STDOUT
         )
-        os.close(write_end)
+        for descriptor in descriptors:  # the child's ends
+            os.close(descriptor)
         self.heartbeats = 0
         self.last_heartbeat = time.monotonic()
         self.messages: queue.Queue[dict] = queue.Queue()
@@ -94,7 +99,16 @@ class WorkerProcess:
     def signal(self, number: int) -> None:
         self.process.send_signal(number)
 
+    def go(self) -> None:
+        """Tell a standby to take over."""
+        os.write(self._go, b"go\n")
+        os.close(self._go)
+        self._go = None
+
     def stop(self, timeout: float = 20.0) -> int:
+        if self._go is not None:  # a standby never told to go: end of file lets it leave
+            os.close(self._go)
+            self._go = None
         code = stop(self.process, timeout=timeout)
         self.log.close()
         return code
