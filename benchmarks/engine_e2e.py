@@ -13,8 +13,9 @@ producer's own resting orders (learnt from the acknowledgements), over 4 markets
 Reference, in the same run: a bare Redis stream round trip with no engine — a consumer process
 reads the same entries (XREAD) and acknowledges each one the way the worker does (XADD to an
 event stream and RPUSH to the reply list, in one MULTI) — the ceiling on this machine. Then
-the real worker (`engine.worker`, `fsync` journal policy) on the same flow. Both on a private
-embedded Redis. Prints orders/s, ack latency p50/p99/p99.9 and the ratio to the reference.
+the real worker (`engine.worker`, `fsync` journal policy) on the same flow, with a standby
+worker following its journal as the supervisor runs one (`--no-standby`: the worker alone).
+Both on a private embedded Redis. Prints orders/s, ack latency p50/p99/p99.9 and the ratio to the reference.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="orders per stream entry")
     parser.add_argument("--window", type=int, default=8, help="entries in flight per producer")
     parser.add_argument("--only", choices=["reference", "engine"])
+    parser.add_argument("--no-standby", action="store_true", help="the worker alone, without the following standby")
     parser.add_argument("--drain", type=int, metavar="ORDERS", help="only: the worker alone drains a pre-filled stream")
     args = parser.parse_args()
     if args.drain:
@@ -184,14 +186,15 @@ def main() -> None:
                 rows["bare Redis round trip (reference)"] = reference(server.url, args, Path(directory))
             if args.only != "reference":
                 redis.Redis.from_url(server.url).flushall()
-                rows["engine worker, journal fsync"] = engine(server.url, args, Path(directory))
+                name = "engine worker, journal fsync" + ("" if args.no_standby else ", standby")
+                rows[name] = engine(server.url, args, Path(directory))
         finally:
             server.stop()
     reference_rate = next(iter(rows.values()))[0]
-    print(f"{'run':36} {'orders/s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} {'max ms':>7}")
+    print(f"{'run':45} {'orders/s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} {'max ms':>7}")
     for name, (rate, lat) in rows.items():
         print(
-            f"{name:36} {rate:>10,.0f} {rate / reference_rate:>6.2f} {lat['p50']:>7.2f} {lat['p99']:>7.2f} "
+            f"{name:45} {rate:>10,.0f} {rate / reference_rate:>6.2f} {lat['p50']:>7.2f} {lat['p99']:>7.2f} "
             f"{lat['p99.9']:>8.2f} {lat['max']:>7.1f}"
         )
 
@@ -228,12 +231,25 @@ def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, 
                 break
         drainer = multiprocessing.Process(target=_drain, args=(pipe.fileno(),))
         drainer.start()
+        standby = go = None
+        if not args.no_standby:  # as the supervisor runs it: a standby following the journal
+            go_read, go = os.pipe()
+            standby = subprocess.Popen(
+                [sys.executable, "-m", "engine.worker", "--config", str(path), "--standby-fd", str(go_read)],
+                cwd=ROOT,
+                pass_fds=[go_read],
+                stderr=subprocess.DEVNULL,
+            )
+            os.close(go_read)
         try:
             return run_flow(url, args)
         finally:
             worker.terminate()
             worker.wait(timeout=60)
             drainer.join(timeout=10)
+            if standby is not None:
+                os.close(go)  # end of file: the standby leaves
+                standby.wait(timeout=60)
 
 
 def drain(orders: int, batch: int) -> None:

@@ -72,9 +72,12 @@ class WorkerConfig:
     redis_url: str
     markets: list[dict]  # MarketConfig fields by name
     policy: str = SyncPolicy.FSYNC.value
-    # Snapshots are written by a forked child (no pause), so they can be frequent: recovery
-    # replays at most this many commands, or this many seconds of flow.
-    snapshot_every: int = 200_000  # commands between snapshots...
+    # Snapshots are written by a forked child (no pause), yet each fork copies the page tables and
+    # the child's writing makes the worker's own writes copy pages: at 100,000 orders/s, snapshots
+    # every 200,000 commands cost about 10% of throughput and 4 ms of p99 (BENCHMARKS.md). A cold
+    # recovery replays at most this many commands (about 3.5 s for a million); a standby that
+    # follows the journal takes over without replaying them (`engine.follower`).
+    snapshot_every: int = 1_000_000  # commands between snapshots...
     snapshot_interval: float = 30.0  # ...or seconds, whichever comes first (if anything changed)
     max_entries: int = 256  # stream entries per read...
     commit_commands: int = 4096  # ...journaled in group commits of about this many commands each

@@ -23,8 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--shard", default=getattr(settings, "ENGINE_SHARD", DEFAULT_SHARD))
         parser.add_argument("--journal-dir", help="default: VAR_DIR/engine/<shard>")
         parser.add_argument("--policy", choices=[policy.value for policy in SyncPolicy], default=SyncPolicy.FSYNC)
-        parser.add_argument("--snapshot-every", type=int, default=200_000, help="commands between snapshots")
-        parser.add_argument("--snapshot-interval", type=float, default=30.0, help="seconds between snapshots")
+        parser.add_argument(
+            "--snapshot-every", type=int, default=WorkerConfig.snapshot_every, help="commands between snapshots"
+        )
+        parser.add_argument(
+            "--snapshot-interval", type=float, default=WorkerConfig.snapshot_interval, help="seconds between snapshots"
+        )
         parser.add_argument("--heartbeat-timeout", type=float, default=0.5, help="silence (s) that means a hang")
         parser.add_argument("--crash-loop-failures", type=int, default=5)
         parser.add_argument("--crash-loop-window", type=float, default=60.0, help="seconds")
