@@ -176,6 +176,13 @@ class DurableEngine:
         lock = _lock(Path(directory)) if lock is None else lock
         journal = Journal(directory, policy=policy, **journal_options)
         engine, recovery = recover(journal, markets, on_replay)
+        return cls.locked(engine, journal, recovery, lock, snapshot_every=snapshot_every)
+
+    @classmethod
+    def locked(
+        cls, engine: Engine, journal: Journal, recovery: Recovery, lock: int, *, snapshot_every: int
+    ) -> DurableEngine:
+        """The durable engine of a recovered state whose journal directory `lock` holds (see `open`)."""
         durable = cls(engine, journal, recovery, snapshot_every=snapshot_every)
         durable._lock = lock
         if recovery.snapshot_sequence == 0 and recovery.last_sequence == 0:

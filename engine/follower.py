@@ -83,8 +83,6 @@ class Follower:
         self.heard: deque[tuple[str | None, list[Event]]] = deque(maxlen=self.keep)
         self.dropped: str | None = None  # the newest source whose events were let go of
         self._close()
-        self._expected = self.engine.last_seq + 1  # the next record to apply
-        self._after = self.engine.last_seq  # records up to here are checked, not applied
 
     # -- following ---------------------------------------------------------------------------
 
@@ -117,7 +115,9 @@ class Follower:
             later = [path for path in segments_in(self.directory) if path.name > self._segment.name]
             chunk = self._handle.read(budget)
             data = self._buffer + chunk if self._buffer else chunk
-            payloads, offset, self._scanned_to = scan_records(data, 0, self._scanned_to, MAX_PAYLOAD, self._after)
+            # Records up to the engine's sequence (a segment read from its start) are checked, not applied.
+            applying_after = self.engine.last_seq
+            payloads, offset, self._scanned_to = scan_records(data, 0, self._scanned_to, MAX_PAYLOAD, applying_after)
             self._buffer = data[offset:]
             if payloads:
                 self._apply(payloads)
@@ -144,7 +144,8 @@ class Follower:
         """Open the segment holding the next record; False if there is none yet."""
         for attempt in range(2):
             segments = segments_in(self.directory)
-            holding = [path for path in segments if _sequence_of(path, SEGMENT_PREFIX) <= self._expected]
+            following = self.engine.last_seq + 1
+            holding = [path for path in segments if _sequence_of(path, SEGMENT_PREFIX) <= following]
             if holding:
                 try:
                     self._handle = open(holding[-1], "rb")  # noqa: SIM115 (kept open: pruning cannot take it away)
@@ -155,7 +156,7 @@ class Follower:
                 return True
             if not segments or attempt:
                 return False
-            logger.info("engine follower: the segments after sequence %d were pruned; restarting", self._expected - 1)
+            logger.info("engine follower: the segments after sequence %d were pruned; restarting", following - 1)
             self._start()  # they were covered by a newer snapshot
         return False
 
@@ -170,15 +171,13 @@ class Follower:
 
     def _apply(self, payloads: list[bytes]) -> None:
         first = self._scanned_to - len(payloads)
-        if first != self._expected:
-            self._give_up(f"record {first} follows the state at {self._expected - 1}")
+        if first != self.engine.last_seq + 1:
+            self._give_up(f"record {first} follows the state at {self.engine.last_seq}")
             return
         heard = self.heard
         if len(heard) + len(payloads) > self.keep:
             self.dropped = self._dropped_by(len(heard) + len(payloads) - self.keep, payloads)
-        replay(self.engine, payloads, self._hear)
-        self._expected += len(payloads)
-        self._after = self._expected - 1
+        replay(self.engine, payloads, self._hear)  # each record takes the engine's next sequence number
         self.followed += len(payloads)
         self.last_source = source_of(payloads[-1])
 
@@ -244,10 +243,7 @@ class Follower:
         except BaseException:
             os.close(lock)
             raise
-        durable = DurableEngine(self.engine, journal, recovery, snapshot_every=snapshot_every)
-        durable._lock = lock
-        if recovery.snapshot_sequence == 0 and recovery.last_sequence == 0:
-            durable.snapshot()  # as `DurableEngine.open` does for a new journal
+        durable = DurableEngine.locked(self.engine, journal, recovery, lock, snapshot_every=snapshot_every)
         logger.info(
             "engine taken over at sequence %d in %.3f s (%d commands followed since snapshot %d)",
             recovery.last_sequence, recovery.seconds, self.followed, self.snapshot_sequence,

@@ -639,7 +639,8 @@ def _stand_by(fd: int, config: WorkerConfig) -> tuple[bool, Follower | None]:
             follower = Follower(Path(config.journal_dir), config.market_configs())
         except Exception:
             logger.exception("engine standby: cannot follow the journal; a take-over will recover from cold")
-    idle = follower is not None and _may_leave_idle() and _set_policy(os.SCHED_IDLE)
+    may_idle = follower is not None and _may_leave_idle()
+    idle = may_idle and _set_policy(os.SCHED_IDLE)
     try:
         while not select.select([fd], [], [], _follow_wait(follower))[0]:
             try:
@@ -652,7 +653,7 @@ def _stand_by(fd: int, config: WorkerConfig) -> tuple[bool, Follower | None]:
             gc.freeze()
             if idle and follower.unread > FOLLOW_FAR:
                 idle = not _set_policy(os.SCHED_OTHER)
-            elif not idle and follower.unread == 0 and _may_leave_idle():
+            elif may_idle and not idle and follower.unread == 0:
                 idle = _set_policy(os.SCHED_IDLE)
         word = os.read(fd, 64)  # "go" or end of file
     finally:
