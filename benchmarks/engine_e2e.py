@@ -51,7 +51,7 @@ def producer(url: str, index: int, seconds: float, batch: int, window: int, resu
     mids = dict.fromkeys(SYMBOLS, 100_000)
     live: list[tuple[str, int, int]] = []  # (symbol, account, order id) resting, as far as we know
     in_flight: dict[str, tuple[float, int]] = {}
-    latencies: list[tuple[float, int]] = []
+    latencies: list[tuple[float, int, int]] = []  # (seconds, orders, second of the run it came back in)
     acked = number = 0
     started = time.perf_counter()
     end = started + seconds
@@ -103,7 +103,7 @@ def producer(url: str, index: int, seconds: float, batch: int, window: int, resu
             entry_id, outcome = unpack(item)
             sent_at, count = in_flight.pop(entry_id)
             if received <= end:
-                latencies.append((received - sent_at, count))
+                latencies.append((received - sent_at, count, int(received - started)))
                 acked += count
             for events in outcome if isinstance(outcome, list) else ():
                 first = events[0]
@@ -131,7 +131,10 @@ def bare_consumer(url: str, stop_file: str) -> None:
         connection.xtrim(keys.commands, minid=position)
 
 
-def run_flow(url: str, args: argparse.Namespace) -> tuple[float, dict[str, float]]:
+Flow = tuple[float, dict[str, float], dict[int, tuple[float, float]]]  # orders/s, percentiles, per slice
+
+
+def run_flow(url: str, args: argparse.Namespace) -> Flow:
     queue: multiprocessing.Queue = multiprocessing.Queue()
     workers = [
         multiprocessing.Process(target=producer, args=(url, index, args.seconds, args.batch, args.window, queue))
@@ -143,8 +146,13 @@ def run_flow(url: str, args: argparse.Namespace) -> tuple[float, dict[str, float
     for process in workers:
         process.join()
     orders = sum(acked for acked, _ in outcomes)
-    weighted = sorted(sample for _, latencies in outcomes for sample in latencies)
-    return orders / args.seconds, _percentiles(weighted)
+    samples = [sample for _, latencies in outcomes for sample in latencies]
+    slices = {}  # what came back in each `--slice` seconds: is the rate sustained, or front-loaded?
+    for start in range(0, int(args.seconds), args.slice):
+        inside = [(latency, count) for latency, count, second in samples if start <= second < start + args.slice]
+        span = min(args.slice, args.seconds - start)
+        slices[start] = (sum(count for _, count in inside) / span, _percentiles(sorted(inside))["p99"])
+    return orders / args.seconds, _percentiles(sorted((latency, count) for latency, count, _ in samples)), slices
 
 
 def _percentiles(weighted: list[tuple[float, int]]) -> dict[str, float]:
@@ -165,6 +173,7 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200, help="orders per stream entry")
     parser.add_argument("--window", type=int, default=8, help="entries in flight per producer")
+    parser.add_argument("--slice", type=int, default=10, help="also print orders/s and p99 per slice of seconds")
     parser.add_argument("--only", choices=["reference", "engine"])
     parser.add_argument("--no-standby", action="store_true", help="the worker alone, without the following standby")
     parser.add_argument("--drain", type=int, metavar="ORDERS", help="only: the worker alone drains a pre-filled stream")
@@ -192,14 +201,18 @@ def main() -> None:
             server.stop()
     reference_rate = next(iter(rows.values()))[0]
     print(f"{'run':45} {'orders/s':>10} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} {'max ms':>7}")
-    for name, (rate, lat) in rows.items():
+    for name, (rate, lat, _) in rows.items():
         print(
             f"{name:45} {rate:>10,.0f} {rate / reference_rate:>6.2f} {lat['p50']:>7.2f} {lat['p99']:>7.2f} "
             f"{lat['p99.9']:>8.2f} {lat['max']:>7.1f}"
         )
+    for name, (_, _, slices) in rows.items():
+        print(f"{name}, per {args.slice} s: " + ", ".join(
+            f"{start}s {rate:,.0f}/s p99 {p99:.1f}" for start, (rate, p99) in slices.items()
+        ))  # fmt: skip
 
 
-def reference(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, dict[str, float]]:
+def reference(url: str, args: argparse.Namespace, directory: Path) -> Flow:
     stop_file = str(directory / "stop-reference")
     consumer = multiprocessing.Process(target=bare_consumer, args=(url, stop_file))
     consumer.start()
@@ -210,7 +223,7 @@ def reference(url: str, args: argparse.Namespace, directory: Path) -> tuple[floa
         consumer.join()
 
 
-def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, dict[str, float]]:
+def engine(url: str, args: argparse.Namespace, directory: Path) -> Flow:
     from engine.worker import WorkerConfig
 
     markets = [{"symbol": symbol, "band_bps": None, "max_qty": 1_000_000} for symbol in SYMBOLS]
@@ -218,13 +231,7 @@ def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, 
     path = directory / "worker.json"
     path.write_text(config.to_json())
     read_end, write_end = os.pipe()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "engine.worker", "--config", str(path), "--beat-fd", str(write_end)],
-        cwd=ROOT,
-        pass_fds=[write_end],
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
+    worker = _worker(path, "--beat-fd", write_end)
     with os.fdopen(read_end, "rb") as pipe:
         for line in pipe:  # wait for "ready"; a thread keeps draining heartbeats after
             if line.startswith(b"{"):
@@ -234,15 +241,11 @@ def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, 
         standby = go = None
         if not args.no_standby:  # as the supervisor runs it: a standby following the journal
             go_read, go = os.pipe()
-            standby = subprocess.Popen(
-                [sys.executable, "-m", "engine.worker", "--config", str(path), "--standby-fd", str(go_read)],
-                cwd=ROOT,
-                pass_fds=[go_read],
-                stderr=subprocess.DEVNULL,
-            )
-            os.close(go_read)
+            standby = _worker(path, "--standby-fd", go_read)
         try:
-            return run_flow(url, args)
+            flow = run_flow(url, args)
+            _worker_slices(redis.Redis.from_url(url), args.slice)
+            return flow
         finally:
             worker.terminate()
             worker.wait(timeout=60)
@@ -250,6 +253,30 @@ def engine(url: str, args: argparse.Namespace, directory: Path) -> tuple[float, 
             if standby is not None:
                 os.close(go)  # end of file: the standby leaves
                 standby.wait(timeout=60)
+
+
+def _worker_slices(connection: redis.Redis, every: int) -> None:
+    """What the worker's own metrics say at the end of each slice: the book it holds, its memory, its CPU."""
+    seen = [unpack(fields[b"m"]) for _, fields in connection.xrange(Keys(SHARD).metrics)]
+    for metrics in seen[every - 1 :: every]:
+        resting = sum(market["resting"] for market in metrics["markets"].values())
+        print(
+            f"# worker at {metrics['uptime']:.0f} s: {resting:,} resting orders, "
+            f"RSS {metrics['rss_bytes'] / 2**20:,.0f} MiB, CPU {metrics['cpu_percent']:.0f}%, "
+            f"queue {metrics['queue_depth']}, snapshot age {metrics['snapshot_age']} s"
+        )
+
+
+def _worker(config: Path, option: str, descriptor: int) -> subprocess.Popen:
+    """Start `engine.worker` with a pipe end passed as `option` (closed here: the child has it)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.worker", "--config", str(config), option, str(descriptor)],
+        cwd=ROOT,
+        pass_fds=[descriptor],
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(descriptor)
+    return process
 
 
 def drain(orders: int, batch: int) -> None:

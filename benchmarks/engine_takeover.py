@@ -136,9 +136,9 @@ def main() -> None:
             while loaded < args.tail:
                 round_seconds = min(10.0, max(1.0, (args.tail - loaded) / 40_000))
                 flow = argparse.Namespace(
-                    seconds=round_seconds, producers=args.producers, batch=args.batch, window=args.window
+                    seconds=round_seconds, producers=args.producers, batch=args.batch, window=args.window, slice=10
                 )
-                rate, _ = run_flow(server.url, flow)
+                rate, _, _ = run_flow(server.url, flow)
                 loaded += int(rate * round_seconds)
                 print(f"  loaded {loaded:,} orders ({time.perf_counter() - started:.0f} s)", flush=True)
             warm = take_over(server.url, writer, following)
