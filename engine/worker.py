@@ -633,7 +633,12 @@ def _stand_by(fd: int, config: WorkerConfig) -> tuple[bool, Follower | None]:
     cold, which then says what is wrong.
     """
     follower = None
-    gc.disable()  # as in the worker (`Worker._settle`): a collection here would walk the whole engine
+    # No collections while following: the core makes no reference cycles (`Worker._settle`), so
+    # what following discards goes by reference counting, and a collection would only walk what
+    # it keeps: the events `heard` for a take-over, some 20% of a standby's CPU (perf, at 100,000
+    # orders/s) for nothing. Freezing instead (O(1)) spares the worker's first young collection
+    # after a take-over from walking the whole followed state.
+    gc.disable()
     if config.standby_follows:
         try:
             follower = Follower(Path(config.journal_dir), config.market_configs())
@@ -645,12 +650,13 @@ def _stand_by(fd: int, config: WorkerConfig) -> tuple[bool, Follower | None]:
         while not select.select([fd], [], [], _follow_wait(follower))[0]:
             try:
                 follower.catch_up(FOLLOW_BUDGET)
+                if follower.unread:  # behind: a newer snapshot may spare replaying up to it
+                    follower.skip_to_snapshot()
             except Exception:
                 logger.exception("engine standby: following failed; a take-over will recover from cold")
                 follower = None
                 continue
-            gc.collect(1)  # what following leaves is young garbage, or state kept for good: frozen
-            gc.freeze()
+            gc.freeze()  # O(1); see above
             if idle and follower.unread > FOLLOW_FAR:
                 idle = not _set_policy(os.SCHED_OTHER)
             elif may_idle and not idle and follower.unread == 0:
