@@ -92,6 +92,11 @@ def segments_in(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob(f"{SEGMENT_PREFIX}*{SEGMENT_SUFFIX}"))
 
 
+def snapshots_in(directory: Path) -> list[Path]:
+    """The snapshot files of a journal directory, oldest first (drafts being written are not listed)."""
+    return sorted(Path(directory).glob(f"{SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX}"))
+
+
 def _sequence_of(path: Path, prefix: str) -> int:
     return int(path.name[len(prefix) :].split(".", 1)[0])
 
@@ -281,7 +286,7 @@ class Journal:
         return path
 
     def snapshots(self) -> list[Path]:
-        return sorted(self.directory.glob(f"{SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX}"))
+        return snapshots_in(self.directory)
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         """Return (sequence, payload) of the newest snapshot that passes its check, if any."""

@@ -166,6 +166,38 @@ def test_segments_pruned_before_they_were_read_send_the_follower_to_the_newest_s
     assert follower.take_over().recovery.last_sequence == 700
 
 
+def newest_snapshot(directory: Path) -> int:
+    return int(Journal(directory).snapshots()[-1].name.split("-")[1].split(".")[0])
+
+
+def test_a_follower_far_behind_a_newer_snapshot_restores_it_rather_than_replay_up_to_it(tmp_path, monkeypatch):
+    durable = DurableEngine.open(tmp_path, MARKETS, snapshot_every=150, **SMALL)
+    write(durable, 0, 100)
+    follower = Follower(tmp_path, MARKETS)
+    follower.catch_up()
+    write(durable, 100, 700)  # a snapshot every 150 commands or so: the newest is past 500
+    newest = newest_snapshot(tmp_path)
+
+    assert not follower.skip_to_snapshot(gap=newest - 100)  # not more than that ahead of 100
+    assert follower.engine.last_seq == 100
+    assert follower.skip_to_snapshot(gap=newest - 101)
+    assert (follower.engine.last_seq, follower.snapshot_sequence) == (newest, newest)
+    assert digest(follower.engine) == digest_after(newest)
+    assert not follower.skip_to_snapshot(gap=0)  # nothing newer
+    assert follower.catch_up() == 700 - newest
+    assert digest(follower.engine) == digest_after(700)
+
+    behind = Follower(tmp_path, MARKETS)  # at the newest snapshot; the writer goes on, snapshotting
+    write(durable, 700, 1_000)
+    durable.close(snapshot=False)
+    later = newest_snapshot(tmp_path)
+    monkeypatch.setattr("engine.follower.SKIP_GAP", later - newest - 1)
+    taken = behind.take_over(snapshot_every=150, **SMALL)
+    assert (taken.recovery.snapshot_sequence, taken.recovery.replayed) == (later, 1_000 - later)
+    assert taken.recovery.standby
+    assert digest(taken.engine) == digest_after(1_000)
+
+
 def test_a_follower_that_let_go_of_events_still_wanted_takes_over_from_cold(tmp_path):
     durable = DurableEngine.open(tmp_path, MARKETS, snapshot_every=10**9)
     write(durable, 0, 200)
