@@ -128,6 +128,7 @@ class Supervisor:
         self.lease_renewed = 0.0
         self.control_position: str | None = None
         self.last_status = 0.0
+        self.last_published: tuple[str, int | None] | None = None  # (state, worker pid) last published
 
     # -- the main loop ----------------------------------------------------------------------
 
@@ -491,16 +492,21 @@ class Supervisor:
     # -- status and shutdown ----------------------------------------------------------------
 
     def _publish_status(self, state: str | None = None, **extra: object) -> None:
-        """Keep the status key fresh and tell the dashboards, ten times a second (or at once, given a state)."""
+        """Keep the status key fresh and tell the dashboards, ten times a second.
+
+        At once when the state or the worker changed: a standby takes over in milliseconds, and a
+        status older than that would show the new state's predecessor (or the old worker).
+        """
         now = time.monotonic()
-        if state is None and now - self.last_status < STATUS_INTERVAL:
-            return
-        self.last_status = now
         worker = self.worker
+        published = (state or self.state, worker.process.pid if worker else None)
+        if published == self.last_published and now - self.last_status < STATUS_INTERVAL:
+            return
+        self.last_status, self.last_published = now, published
         status = {
-            "state": state or self.state,
+            "state": published[0],
             "supervisor": self.token,
-            "worker_pid": worker.process.pid if worker else None,
+            "worker_pid": published[1],
             "heartbeat_age": round(now - worker.last_heartbeat, 3) if worker else None,
             "uptime": round(now - worker.started, 1) if worker else None,
             "restarts": self.restarts,
