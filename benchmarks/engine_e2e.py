@@ -1,12 +1,14 @@
 """Benchmark: sustained order flow through Redis to the engine worker and back, journal fsync on.
 
     .venv/bin/python benchmarks/engine_e2e.py                 # 60 s each: reference, then engine
-    .venv/bin/python benchmarks/engine_e2e.py --seconds 20 --producers 2 --batch 200 --window 8
+    .venv/bin/python benchmarks/engine_e2e.py --seconds 20 --window 8   # the saturation point
 
 Producer processes send orders in stream entries of `--batch` orders, keeping at most
 `--window` entries each in flight (closed loop: a new entry goes out as an acknowledgement comes
 back), and time every entry from its XADD to the arrival of its acknowledgement on the
-producer's reply list; an order's latency is its entry's. Orders: ~75% passive limit orders
+producer's reply list; an order's latency is its entry's. Prints the figures for the whole run
+and for each 10 s of it (`--slice`), and what the worker's own metrics said of its book, memory
+and CPU at the end of each slice. Orders: ~75% passive limit orders
 around a random-walking mid, ~3% crossing limits, ~2% market orders, ~20% cancels of the
 producer's own resting orders (learnt from the acknowledgements), over 4 markets.
 
@@ -172,7 +174,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--producers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200, help="orders per stream entry")
-    parser.add_argument("--window", type=int, default=8, help="entries in flight per producer")
+    parser.add_argument("--window", type=int, default=2, help="entries in flight per producer (8: saturation)")
     parser.add_argument("--slice", type=int, default=10, help="also print orders/s and p99 per slice of seconds")
     parser.add_argument("--only", choices=["reference", "engine"])
     parser.add_argument("--no-standby", action="store_true", help="the worker alone, without the following standby")
