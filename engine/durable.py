@@ -309,8 +309,8 @@ class JournalLocked(JournalError):
 def _yield_cpu() -> None:
     """Run at idle priority: a snapshot is background work and must not take CPU from the live path.
 
-    At 100,000 orders/s the books and client order ids grow by some 100 MB a minute, and writing
-    them takes seconds of CPU that the worker, Redis and the producers need. At idle priority the
+    At 100,000 orders/s the books and client order ids grow by about a gigabyte a minute, and
+    writing them takes seconds of CPU that the worker, Redis and the producers need. At idle priority the
     snapshot is written in the time they leave; under full load it takes longer, and the next one
     starts later (one at a time), which the standby's following makes harmless to recovery.
     """
