@@ -29,6 +29,7 @@ def status_page_context(*, now: datetime | None = None) -> dict[str, Any]:
     components = [row.component for rows in groups for row in rows.components]
     active = list(queries.active_incidents())
     recent = queries.recent_incidents(RECENT_DAYS, now=now)
+    completed = queries.completed_maintenance(RECENT_DAYS, now=now)
     maintenance = queries.scheduled_maintenance()
     return {
         "overall": queries.overall_status(components, active),
@@ -37,7 +38,7 @@ def status_page_context(*, now: datetime | None = None) -> dict[str, Any]:
         "maintenance": maintenance,
         "maintenance_active": [window for window in maintenance if window.is_active()],
         "maintenance_upcoming": [window for window in maintenance if not window.is_active()],
-        "recent_days": queries.incidents_by_day(recent, RECENT_DAYS, now=now),
+        "recent_days": queries.history_by_day(recent, completed, RECENT_DAYS, now=now),
         "window_start": now.astimezone(UTC).date() - timedelta(days=uptime.WINDOW_DAYS - 1),
         "window_days": uptime.WINDOW_DAYS,
         "uptime_note": uptime.METHOD_NOTE,

@@ -138,15 +138,23 @@ def recent_incidents(days: int = 14, *, now: datetime | None = None) -> QuerySet
     return _for_display(closed).order_by("-started_at", "-id")
 
 
-def incidents_by_day(
-    incidents: Iterable[Incident], days: int = 14, *, now: datetime | None = None
-) -> list[tuple[date, list[Incident]]]:
-    """Return (day, incidents that started that day) for the last `days` UTC days, today first."""
-    by_day = defaultdict(list)
+def history_by_day(
+    incidents: Iterable[Incident],
+    windows: Iterable[MaintenanceWindow] = (),
+    days: int = 14,
+    *,
+    now: datetime | None = None,
+) -> list[tuple[date, list[Incident], list[MaintenanceWindow]]]:
+    """Return (day, incidents, maintenance windows that started that day) for the last `days` UTC days, today first."""
+    incidents_on, windows_on = defaultdict(list), defaultdict(list)
     for incident in incidents:
-        by_day[incident.started_at.astimezone(UTC).date()].append(incident)
+        incidents_on[incident.started_at.astimezone(UTC).date()].append(incident)
+    for window in windows:
+        windows_on[window.started_at.astimezone(UTC).date()].append(window)
     today = _today(now)
-    return [(day, by_day[day]) for day in (today - timedelta(days=offset) for offset in range(days))]
+    return [
+        (day, incidents_on[day], windows_on[day]) for day in (today - timedelta(days=offset) for offset in range(days))
+    ]
 
 
 def incidents_in_month(month: date) -> QuerySet[Incident]:
@@ -216,6 +224,13 @@ def scheduled_maintenance() -> list[MaintenanceWindow]:
     active_first = Case(When(status__in=MaintenanceWindow.ACTIVE, then=Value(0)), default=Value(1))
     windows = MaintenanceWindow.objects.filter(status__in=MaintenanceWindow.OPEN)
     return list(_windows_for_display(windows).order_by(active_first, "scheduled_for", "id"))
+
+
+def completed_maintenance(days: int = 14, *, now: datetime | None = None) -> list[MaintenanceWindow]:
+    """Return the completed windows that started in the last `days` UTC days, newest first (the home page's days)."""
+    since = datetime.combine(_today(now) - timedelta(days=days - 1), time.min, tzinfo=UTC)
+    windows = MaintenanceWindow.objects.filter(status=WindowStatus.COMPLETED, started_at__gte=since)
+    return list(_windows_for_display(windows).order_by("-started_at", "-id"))
 
 
 def maintenance_since(now: datetime | None = None) -> datetime:

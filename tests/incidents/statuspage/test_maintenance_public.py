@@ -127,6 +127,28 @@ def test_completed_and_cancelled_windows_leave_the_home_page(anonymous, commande
     assert queries.scheduled_maintenance() == []
 
 
+def test_completed_windows_of_the_last_14_days_show_under_their_day_in_the_past_section(
+    anonymous, commander, trading, deposits
+):
+    now = timezone.now().astimezone(UTC).replace(second=0, microsecond=0)
+    recent = schedule(commander, [trading], now=now - timedelta(days=3), start=now - timedelta(days=2), hours=1)
+    old = schedule(commander, [deposits], now=now - timedelta(days=30), start=now - timedelta(days=20), hours=1,
+                   title="Wallet migration")  # fmt: skip
+    for window in (old, recent):
+        maintenance.tick(now=window.scheduled_for)
+        maintenance.tick(now=window.scheduled_until)
+
+    page = text_of(anonymous, "/")
+    past = page[page.index("Past incidents") :]
+
+    assert f'<a href="/maintenance/{recent.code}/">Database upgrade</a>' in past
+    assert '<span class="badge maintenance-badge-completed">Completed</span>' in past
+    assert past.index((now - timedelta(days=2)).strftime("%Y-%m-%d")) < past.index("Database upgrade")
+    assert past.count("No incidents reported.") == 13
+    assert "Wallet migration" not in page
+    assert "No maintenance is in progress or scheduled." in page
+
+
 def test_the_home_page_links_the_maintenance_calendar(anonymous, trading):
     page = text_of(anonymous, "/")
 
