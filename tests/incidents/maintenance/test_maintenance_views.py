@@ -174,6 +174,13 @@ def test_the_console_navigation_leads_to_the_maintenance_list(viewer):
     assert f'href="{LIST}"' in html
 
 
+def test_the_maintenance_pages_take_their_styles_from_a_stylesheet_not_inline(commander, window):
+    for path in (LIST, f"{LIST}{window.code}/", NEW):
+        html = html_of(logged_in(commander).get(path))
+        assert "/static/console/maintenance.css" in html, path
+        assert "<style" not in html, path  # a Content-Security-Policy without 'unsafe-inline' stays possible
+
+
 # -- scheduling through the form --------------------------------------------------------------------
 
 
