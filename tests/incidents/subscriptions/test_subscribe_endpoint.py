@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import http.cookiejar
+import random
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
 import pytest
 from django.core import mail
+from django.core.cache import cache
 
 from incidents.subscriptions.models import EmailSubscriber
+from tests.support.processes import asgi_server
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +74,35 @@ def test_subscribing_twice_keeps_one_subscriber_and_reveals_nothing(client, trad
     second = client.post("/subscriptions/", {"email": "alice@example.com", "scope": "all"})
     assert first.status_code == second.status_code == 200
     assert EmailSubscriber.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_behind_a_proxy_the_limit_counts_per_forwarded_client(trading):
+    """uvicorn, run as `make run` runs it, takes the client from X-Forwarded-For when the proxy is trusted.
+
+    FORWARDED_ALLOW_IPS (uvicorn's, 127.0.0.1 by default: an nginx on the same host) names the
+    proxies; the rate limit then sees each customer, not the proxy's one address.
+    """
+    host = random.randrange(1, 255)  # keeps runs apart in the shared cache
+    first, second = f"198.18.0.{host}", f"198.18.1.{host}"
+    with asgi_server(SUBSCRIBE_RATE_LIMIT="1") as base_url:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with opener.open(f"{base_url}/subscriptions/") as response:
+            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', response.read()).group(1).decode()
+
+        def subscribe(address: str, email: str) -> int:
+            form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email, "scope": "all"}).encode()
+            request = urllib.request.Request(f"{base_url}/subscriptions/", form, {"X-Forwarded-For": address})  # noqa: S310
+            try:
+                with opener.open(request) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        try:
+            assert subscribe(first, "a@example.com") == 200
+            assert subscribe(second, "b@example.com") == 200  # another customer behind the same proxy
+            assert subscribe(first, "c@example.com") == 429
+        finally:
+            for address in (first, second):
+                cache.delete(f"subscriptions:rate:{address}")
