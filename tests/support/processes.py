@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -166,16 +167,22 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def asgi_server(**env: str) -> Iterator[str]:
-    """Serve the project under uvicorn, as `make run` does; yield its base URL."""
+    """Serve the project under uvicorn, as `make run` does; yield its base URL.
+
+    Its static copy of the status page (what `fastpath` serves before Django) goes to a folder of
+    its own: VAR_DIR's is the developer's `make run` copy, whose pages would answer instead.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "exchange_console.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--lifespan", "off", "--ws-per-message-deflate", "false", "--log-level", "warning",
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
-    with running(command, env=child_env(DEBUG="false", **env)) as process:
-        wait_for(lambda: _answers(f"{base_url}/healthz"), timeout=30, what="uvicorn", process=process)
-        yield base_url
+    with tempfile.TemporaryDirectory(prefix="status-export-") as export:
+        env = {"STATUS_EXPORT_DIR": export, **env}
+        with running(command, env=child_env(DEBUG="false", **env)) as process:
+            wait_for(lambda: _answers(f"{base_url}/healthz"), timeout=30, what="uvicorn", process=process)
+            yield base_url
 
 
 def _answers(url: str) -> bool:
