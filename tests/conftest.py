@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import pytest
 import redis
+from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from console import services
 from console.permissions import Role
@@ -116,3 +118,16 @@ def status_export_dir(settings, tmp_path_factory):
     """Each test's public changes export the static status page into a folder of its own, never VAR_DIR's."""
     settings.STATUS_EXPORT_DIR = tmp_path_factory.mktemp("status-export")
     return settings.STATUS_EXPORT_DIR
+
+
+@pytest.fixture(autouse=True)
+def _executor_connection_closed(request):
+    """After an async test, close the database connection of asgiref's executor thread.
+
+    Async tests reach the ORM through `sync_to_async`, which (with no outer `async_to_sync`) runs
+    in one long-lived executor thread with a connection of its own. Left open to the end, it kept
+    PostgreSQL from dropping the test database ("is being accessed by other users").
+    """
+    yield
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
