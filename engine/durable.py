@@ -24,7 +24,7 @@ import logging
 import marshal
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,15 +77,8 @@ def recover(
     else:
         snapshot_sequence, payload = snapshot
         engine, last_source = _restore(snapshot_sequence, payload)
-    # The core makes no reference cycles (tests/engine/test_core_garbage.py): collections during
-    # replay would find nothing, yet walk the growing books again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with no_collections():
         replayed, last_payload = _replay(engine, journal, on_replay)
-    finally:
-        if collecting:
-            gc.enable()
     if journal.last_sequence < engine.last_seq:
         raise JournalError(
             f"the journal ends at sequence {journal.last_sequence}, before the snapshot at {engine.last_seq}: "
@@ -100,6 +93,22 @@ def recover(
         recovery.last_sequence, snapshot_sequence, replayed, seconds,
     )  # fmt: skip
     return engine, recovery
+
+
+@contextlib.contextmanager
+def no_collections() -> Iterator[None]:
+    """Suspend automatic garbage collection while rebuilding or replaying an engine.
+
+    The core makes no reference cycles (tests/engine/test_core_garbage.py): collections would
+    find nothing, yet walk the growing books again and again.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _restore(sequence: int, payload: bytes) -> tuple[Engine, str | None]:

@@ -23,7 +23,6 @@ passes the same CRC and numbering checks (`engine.records.scan_records`).
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import time
@@ -42,6 +41,7 @@ from engine.durable import (
     ReplayCallback,
     _lock,
     _restore,
+    no_collections,
 )
 from engine.journal import (
     MAX_PAYLOAD,
@@ -102,16 +102,12 @@ class Follower:
         self.unread = 0
         if self.lost is not None:
             return 0
-        collecting = gc.isenabled()
-        gc.disable()  # the core makes no cycles: see `engine.durable.recover`
         try:
-            return self._read(-1 if budget is None else budget)
+            with no_collections():
+                return self._read(-1 if budget is None else budget)
         except OSError as error:
             self._give_up(f"the journal cannot be read: {error}")
             return 0
-        finally:
-            if collecting:
-                gc.enable()
 
     def skip_to_snapshot(self, gap: int | None = None) -> bool:
         """Start again from the newest snapshot if it is more than `gap` (`SKIP_GAP`) commands ahead; True if so.
@@ -127,15 +123,11 @@ class Follower:
             return False
         if _sequence_of(snapshots[-1], SNAPSHOT_PREFIX) <= self.engine.last_seq + gap:
             return False
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            self._start()
+            with no_collections():
+                self._start()
         except OSError as error:
             self._give_up(f"the newest snapshot cannot be read: {error}")
-        finally:
-            if collecting:
-                gc.enable()
         return True
 
     def _read(self, budget: int) -> int:

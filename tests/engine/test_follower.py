@@ -14,7 +14,7 @@ import pytest
 from engine.core import Engine, digest
 from engine.durable import DurableEngine, JournalLocked, recover
 from engine.follower import Follower
-from engine.journal import HEADER, Journal, JournalCorruption
+from engine.journal import HEADER, SNAPSHOT_PREFIX, Journal, JournalCorruption, _sequence_of
 from tests.engine.flow import MARKETS, order_flow
 from tests.engine.test_recovery import ROOT, record_offsets
 
@@ -167,7 +167,7 @@ def test_segments_pruned_before_they_were_read_send_the_follower_to_the_newest_s
 
 
 def newest_snapshot(directory: Path) -> int:
-    return int(Journal(directory).snapshots()[-1].name.split("-")[1].split(".")[0])
+    return _sequence_of(Journal(directory).snapshots()[-1], SNAPSHOT_PREFIX)
 
 
 def test_a_follower_far_behind_a_newer_snapshot_restores_it_rather_than_replay_up_to_it(tmp_path, monkeypatch):
